@@ -1,0 +1,52 @@
+# mailadmin: `make run` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+DEMO_DOMAIN ?= example.com
+DEMO_ACCOUNTS ?= 300
+DEMO_ADMIN_PASSWORD ?=
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+
+.PHONY: install run test test-pg test-browser lint format messages bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo --if-missing --domain "$(DEMO_DOMAIN)" --accounts "$(DEMO_ACCOUNTS)" \
+		--base-url "http://127.0.0.1:$(PORT)" $(if $(DEMO_ADMIN_PASSWORD),--admin-password "$(DEMO_ADMIN_PASSWORD)")
+	$(PY) manage.py runserver "127.0.0.1:$(PORT)"
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-pg: install
+	DATABASE_URL="$(PG_URL)" TEST_DATABASE_NAME=test_mailadmin $(PY) -m pytest $(PYTEST_ARGS)
+
+test-browser: install
+	$(PY) -m pytest -m browser $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+# Re-extract the catalogue and compile it (needs GNU gettext); the compiled
+# .mo is committed so a fresh machine needs no gettext.
+messages: install
+	$(PY) manage.py makemessages -l ko --no-obsolete --no-location --ignore '.venv/*'
+	$(PY) manage.py compilemessages -l ko --ignore '.venv/*'
+
+clean:
+	rm -rf $(VENV) staticfiles

@@ -1,0 +1,60 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.demo import seconds_str, seed_office
+from accounts.models import Account, Office
+
+
+class Command(BaseCommand):
+    help = "Create a realistic demo office (Korean names, mail, sub-accounts, access history)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--domain", default="example.com")
+        parser.add_argument("--accounts", type=int, default=300, help="10 to 100,000")
+        parser.add_argument("--admin-password", default=None, help="default: generated")
+        parser.add_argument("--seed", type=int, default=1, help="same seed, same office")
+        parser.add_argument("--name", default=None, help="the office's display name")
+        parser.add_argument(
+            "--if-missing",
+            action="store_true",
+            help="do nothing (and succeed) when the office already exists",
+        )
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+
+    def handle(self, *args, **opts):
+        domain = opts["domain"].strip().lower()
+        if not 10 <= opts["accounts"] <= 100_000:
+            raise CommandError("--accounts must be between 10 and 100,000.")
+        if Office.objects.filter(domain=domain).exists():
+            if opts["if_missing"]:
+                self.stdout.write(f"Office {domain} already exists; keeping its data.")
+                if opts["admin_password"]:
+                    admin = Account.objects.get(office__domain=domain, login_id="admin")
+                    admin.set_password(opts["admin_password"])
+                    admin.save(update_fields=["password"])
+                    self.stdout.write("The admin's password was set to DEMO_ADMIN_PASSWORD.")
+                else:
+                    self.stdout.write(
+                        "The admin's password is the one printed when it was created "
+                        "(set DEMO_ADMIN_PASSWORD to choose a new one)."
+                    )
+                self.stdout.write(f"Login: {opts['base_url'].rstrip('/')}/{domain}/login/")
+                return
+            raise CommandError(f"An office with the domain {domain} already exists.")
+        result = seed_office(
+            domain=domain,
+            accounts=opts["accounts"],
+            admin_password=opts["admin_password"],
+            seed=opts["seed"],
+            office_name=opts["name"],
+            progress=(lambda text: self.stderr.write(f"  … {text}"))
+            if opts["verbosity"] > 1
+            else None,
+        )
+        self.stdout.write(
+            f"Created {domain}: {result.accounts:,} accounts, {result.mailboxes:,} mailboxes, "
+            f"{result.subaccounts:,} sub-accounts, {result.messages:,} messages, "
+            f"{result.access_rows:,} access rows in {seconds_str(result.seconds)}."
+        )
+        self.stdout.write(f"Login:    {opts['base_url'].rstrip('/')}/{domain}/login/")
+        self.stdout.write("ID:       admin")
+        self.stdout.write(f"Password: {result.admin_password}")

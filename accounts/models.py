@@ -1,0 +1,408 @@
+"""The office, its accounts and their mail.
+
+Every tenant table carries ``office`` directly, even where a join could reach
+it: every query is scoped by it (SPEC R7) and it is the distribution key if
+the data ever has to be spread over several database servers.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.db import models
+from django.db.models import Case, F, Q, When
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+RESERVED_LOCAL_PARTS = frozenset(
+    {"postmaster", "abuse", "mailer-daemon", "root", "hostmaster", "webmaster", "noreply"}
+)
+
+
+class Office(models.Model):
+    class Plan(models.TextChoices):
+        STANDARD = "standard", _("Standard")
+        UNLIMITED = "unlimited", _("Unlimited")
+
+    domain = models.CharField(_("domain"), max_length=253, unique=True)
+    name = models.CharField(_("office name"), max_length=200)
+    plan = models.CharField(_("plan"), max_length=20, choices=Plan.choices, default=Plan.STANDARD)
+    default_quota_bytes = models.BigIntegerField(
+        _("default quota"), null=True, blank=True, help_text=_("Empty means unlimited.")
+    )
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Seoul")
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("office")
+        verbose_name_plural = _("offices")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(domain=Lower("domain")), name="office_domain_lowercase"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.domain
+
+    def save(self, *args, **kwargs):
+        self.domain = self.domain.lower()
+        super().save(*args, **kwargs)
+
+
+class AccountManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_account(
+        self,
+        *,
+        office: Office,
+        login_id: str,
+        name: str,
+        password: str | None = None,
+        **extra,
+    ) -> Account:
+        """Create an account and register its address (every ID occupies one)."""
+        login_id = login_id.lower()
+        account = self.model(
+            office=office,
+            login_id=login_id,
+            email=f"{login_id}@{office.domain}",
+            name=name,
+            **extra,
+        )
+        if password:
+            account.set_password(password)
+        else:
+            account.set_unusable_password()
+        account.save(using=self._db)
+        Address.objects.create(office=office, local_part=login_id, account=account)
+        return account
+
+
+class Account(AbstractBaseUser):
+    """A user, group mail or shared mail address of one office.
+
+    Sign-in is by office + ID; the unique primary address is the
+    ``USERNAME_FIELD`` so Django's own auth machinery stays unchanged.
+    """
+
+    class Kind(models.TextChoices):
+        USER = "user", _("User")
+        GROUP = "group", _("Group mail")
+        SHARED = "shared", _("Shared mail")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")
+
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="accounts")
+    login_id = models.CharField(_("ID"), max_length=64)
+    email = models.CharField(_("email"), max_length=320, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    department = models.CharField(_("department"), max_length=100, blank=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.USER)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE
+    )
+    is_office_admin = models.BooleanField(_("super admin"), default=False)
+    # Kept by the sub-account services in the same transaction as the
+    # SubAccount rows; the list filters on it without a join or a COUNT.
+    subaccount_count = models.PositiveSmallIntegerField(_("sub-accounts"), default=0)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    objects = AccountManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+        constraints = [
+            models.UniqueConstraint(fields=["office", "login_id"], name="account_office_login_id"),
+            models.CheckConstraint(
+                condition=Q(login_id=Lower("login_id")), name="account_login_id_lowercase"
+            ),
+            models.CheckConstraint(
+                condition=Q(subaccount_count__gte=0)
+                & Q(subaccount_count__lte=settings.MAILADMIN_SUBACCOUNT_LIMIT),
+                name="account_subaccount_count_range",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["office", "name", "login_id", "id"], name="account_office_name"),
+            models.Index(
+                fields=["office", "status", "name", "login_id", "id"], name="account_office_status"
+            ),
+            models.Index(fields=["office", "subaccount_count"], name="account_office_subcount"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.login_id})"
+
+    @property
+    def is_active(self) -> bool:  # used by Django's ModelBackend
+        return self.status == self.Status.ACTIVE and self.kind == self.Kind.USER
+
+    @property
+    def is_group_or_shared(self) -> bool:
+        return self.kind in (self.Kind.GROUP, self.Kind.SHARED)
+
+    def has_mailbox(self) -> bool:
+        return hasattr(self, "mailbox")
+
+    def can_have_subaccounts(self) -> bool:
+        """R3: only user accounts that use mail may have sub-accounts."""
+        return self.kind == self.Kind.USER and self.has_mailbox()
+
+    def subaccounts_remaining(self) -> int:
+        return max(0, settings.MAILADMIN_SUBACCOUNT_LIMIT - self.subaccount_count)
+
+
+class Mailbox(models.Model):
+    """The mail store of one account (only accounts that use mail have one).
+
+    ``used_bytes`` and ``message_count`` are counters kept in the same
+    transaction as every message insert, delete and move; the
+    ``last_access_*`` fields mirror the newest successful POP3/SMTP login so
+    that the list never reads the access log.
+    """
+
+    class Protocol(models.TextChoices):
+        POP3 = "pop3", "POP3"
+        SMTP = "smtp", "SMTP"
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="mailbox")
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="mailboxes")
+    quota_bytes = models.BigIntegerField(_("quota"), null=True, blank=True)
+    used_bytes = models.BigIntegerField(_("usage"), default=0)
+    message_count = models.IntegerField(_("messages"), default=0)
+    # Share of quota in basis points (1/100 of a percent); NULL when unlimited.
+    usage_share = models.GeneratedField(
+        expression=Case(
+            When(quota_bytes__gt=0, then=F("used_bytes") * 10000 / F("quota_bytes")),
+            default=None,
+        ),
+        output_field=models.BigIntegerField(null=True),
+        db_persist=True,
+    )
+    pop3_enabled = models.BooleanField(_("POP3"), default=True)
+    smtp_enabled = models.BooleanField(_("SMTP"), default=True)
+    mail_password = models.CharField(_("mail-only password"), max_length=128, blank=True)
+    last_access_at = models.DateTimeField(_("last access"), null=True, blank=True)
+    last_access_protocol = models.CharField(max_length=4, choices=Protocol.choices, blank=True)
+    last_access_ip = models.GenericIPAddressField(null=True, blank=True)
+    last_access_country = models.CharField(max_length=2, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("mailbox")
+        verbose_name_plural = _("mailboxes")
+        constraints = [
+            models.CheckConstraint(condition=Q(used_bytes__gte=0), name="mailbox_used_nonnegative"),
+            models.CheckConstraint(
+                condition=Q(message_count__gte=0), name="mailbox_count_nonnegative"
+            ),
+            models.CheckConstraint(
+                condition=Q(quota_bytes__isnull=True) | Q(quota_bytes__gt=0),
+                name="mailbox_quota_positive",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["office", "used_bytes"], name="mailbox_office_used"),
+            models.Index(fields=["office", "usage_share"], name="mailbox_office_share"),
+            models.Index(fields=["office", "last_access_at"], name="mailbox_office_last_access"),
+        ]
+
+    def __str__(self) -> str:
+        return f"mailbox of {self.account_id}"
+
+    @property
+    def has_mail_password(self) -> bool:
+        return bool(self.mail_password)
+
+    @property
+    def share_percent(self) -> float | None:
+        if not self.quota_bytes:
+            return None
+        return self.used_bytes * 100 / self.quota_bytes
+
+    def last_access_within_window(self, now=None):
+        """The denormalised last access if it lies inside the 3-month window."""
+        from accounts.access import access_window_start
+
+        if self.last_access_at is None:
+            return None
+        if self.last_access_at < access_window_start(self.office.time_zone, now):
+            return None
+        return self.last_access_at
+
+
+class Folder(models.Model):
+    class Role(models.TextChoices):
+        INBOX = "inbox", _("Inbox")
+        SENT = "sent", _("Sent")
+        DRAFTS = "drafts", _("Drafts")
+        SPAM = "spam", _("Spam")
+        TRASH = "trash", _("Trash")
+        CUSTOM = "custom", _("Folder")
+        SUBACCOUNT = "subaccount", _("Sub-account folder")
+
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="+")
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="folders")
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
+    )
+    name = models.CharField(_("folder name"), max_length=255)
+    role = models.CharField(max_length=12, choices=Role.choices, default=Role.CUSTOM)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                "mailbox",
+                Lower("name"),
+                condition=Q(parent__isnull=True),
+                name="folder_unique_top_level_name",
+            ),
+            models.UniqueConstraint("parent", Lower("name"), name="folder_unique_child_name"),
+            models.UniqueConstraint(
+                fields=["mailbox"], condition=Q(role="inbox"), name="folder_one_inbox"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Message(models.Model):
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="+")
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="messages")
+    folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="messages")
+    size_bytes = models.BigIntegerField()
+    subject = models.CharField(max_length=255, blank=True)
+    sender = models.CharField(max_length=320, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(size_bytes__gte=0), name="message_size_nonnegative"),
+        ]
+        indexes = [
+            models.Index(fields=["mailbox", "folder"], name="message_mailbox_folder"),
+            models.Index(fields=["folder"], name="message_folder"),
+        ]
+
+
+class Address(models.Model):
+    """One row per address of the office: the registry that holds R2.
+
+    Every account's ID occupies its address, with or without mail, and so does
+    every sub-account; the unique index on ``(office, LOWER(local_part))``
+    makes a clash impossible whatever the case or the kind of owner.
+    """
+
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="addresses")
+    local_part = models.CharField(max_length=64)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="addresses")
+    subaccount = models.OneToOneField(
+        "subaccounts.SubAccount",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="address",
+    )
+
+    class Meta:
+        verbose_name = _("address")
+        verbose_name_plural = _("addresses")
+        constraints = [
+            models.UniqueConstraint("office", Lower("local_part"), name="address_unique_in_office"),
+        ]
+        indexes = [models.Index(fields=["account"], name="address_account")]
+
+    def __str__(self) -> str:
+        return self.local_part
+
+
+class SenderAddress(models.Model):
+    """An entry of the user's 보내는 사람 목록 (compose settings sender list)."""
+
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="sender_addresses")
+    address = models.CharField(max_length=320)
+    display_name = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                "account", Lower("address"), name="sender_address_unique_per_account"
+            ),
+        ]
+
+
+class AccessLog(models.Model):
+    """One POP3 or SMTP login attempt."""
+
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="access_logs")
+    protocol = models.CharField(max_length=4, choices=Mailbox.Protocol.choices)
+    at = models.DateTimeField()
+    ip = models.GenericIPAddressField()
+    country = models.CharField(max_length=2, blank=True)
+    succeeded = models.BooleanField(default=True)
+    # Dovecot session id or Postfix queue id: part of what makes a row unique.
+    session_id = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "protocol", "at", "ip", "succeeded", "session_id"],
+                name="access_log_unique_event",
+            ),
+        ]
+        indexes = [
+            models.Index(F("account"), F("at").desc(), name="access_log_account_at"),
+            models.Index(fields=["office", "at"], name="access_log_office_at"),
+        ]
+
+
+class AuditEvent(models.Model):
+    class Action(models.TextChoices):
+        LOGIN = "login", _("Admin login")
+        LOGIN_FAILED = "login_failed", _("Failed admin login")
+        LOGIN_LOCKED = "login_locked", _("Login locked out")
+        LOGOUT = "logout", _("Logout")
+        MAILBOX_EMPTY = "mailbox_empty", _("Mailbox emptied")
+        SUBACCOUNT_ADD = "subaccount_add", _("Sub-account added")
+        SUBACCOUNT_DELETE = "subaccount_delete", _("Sub-account deleted")
+        ACCOUNT_UPDATE = "account_update", _("User changed")
+        ROSTER_EXPORT = "roster_export", _("Mail usage list downloaded")
+        AUDIT_EXPORT = "audit_export", _("Audit log downloaded")
+
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="audit_events")
+    actor = models.ForeignKey(
+        Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=320, blank=True)
+    action = models.CharField(max_length=32, choices=Action.choices)
+    target = models.ForeignKey(
+        Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    target_label = models.CharField(max_length=320, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(F("office"), F("at").desc(), name="audit_office_at"),
+            models.Index(fields=["office", "action", "at"], name="audit_office_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_label}"

@@ -1,0 +1,30 @@
+from django import template
+
+from accounts.formatting import human_bytes as _human_bytes
+from accounts.formatting import human_quota as _human_quota
+
+register = template.Library()
+
+
+@register.filter
+def human_bytes(value):
+    return _human_bytes(value)
+
+
+@register.filter
+def human_quota(value):
+    return _human_quota(value)
+
+
+@register.simple_tag(takes_context=True)
+def query_replace(context, **changes):
+    """The current query string with some parameters replaced (None drops one);
+    links built with it keep the filters, search, sort and page size."""
+    query = context["request"].GET.copy()
+    for key, value in changes.items():
+        if value is None or value == "":
+            query.pop(key, None)
+        else:
+            query[key] = value
+    encoded = query.urlencode()
+    return f"?{encoded}" if encoded else "?"

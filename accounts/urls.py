@@ -1,0 +1,12 @@
+from django.urls import include, path
+
+from accounts.views import auth, manage
+
+urlpatterns = [
+    path("", auth.office_home, name="office_home"),
+    path("login/", auth.login, name="login"),
+    path("logout/", auth.logout, name="logout"),
+    path("manage/", manage.dashboard, name="manage_dashboard"),
+    path("manage/mail/", manage.mail_home, name="manage_mail"),
+    path("manage/mail/accounts/", include("accounts.urls_mail")),
+]
