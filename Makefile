@@ -8,6 +8,7 @@ DEMO_DOMAIN ?= example.com
 DEMO_ACCOUNTS ?= 300
 DEMO_ADMIN_PASSWORD ?=
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+PG_TEST_DB ?= test_mailadmin
 
 .PHONY: install run test test-pg test-browser lint format messages bench clean
 
@@ -29,7 +30,7 @@ test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-pg: install
-	DATABASE_URL="$(PG_URL)" TEST_DATABASE_NAME=test_mailadmin $(PY) -m pytest $(PYTEST_ARGS)
+	DATABASE_URL="$(PG_URL)" TEST_DATABASE_NAME=$(PG_TEST_DB) $(PY) -m pytest $(PYTEST_ARGS)
 
 test-browser: install
 	$(PY) -m pytest -m browser $(PYTEST_ARGS)

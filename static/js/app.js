@@ -1,10 +1,56 @@
 // The few lines of behaviour htmx does not cover. No inline scripts (CSP).
 (function () {
   "use strict";
+
+  // Selects marked data-autosubmit submit their form on change.
   document.addEventListener("change", function (event) {
     var target = event.target;
     if (target.matches && target.matches("[data-autosubmit]") && target.form) {
-      target.form.requestSubmit ? target.form.requestSubmit() : target.form.submit();
+      if (target.form.requestSubmit) target.form.requestSubmit();
+      else target.form.submit();
     }
+  });
+
+  // The shared modal: content swapped into #modal-body opens it. The native
+  // <dialog> shown with showModal() makes the page behind it inert (focus is
+  // trapped) and closes on Escape; focus then returns to what opened it.
+  var opener = null;
+
+  function modal() { return document.getElementById("modal"); }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var target = event.detail && event.detail.target;
+    if (target && target.id === "modal-body" && !modal().open) {
+      opener = event.detail.elt;
+    }
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (!event.detail || !event.detail.target || event.detail.target.id !== "modal-body") return;
+    var dialog = modal();
+    if (!dialog.open) dialog.showModal();
+    var focus = dialog.querySelector("[autofocus], [aria-invalid='true'], input:not([type=hidden]):not([disabled]), button:not([disabled]), a[href]");
+    if (focus) focus.focus();
+  });
+
+  document.addEventListener("click", function (event) {
+    var close = event.target.closest && event.target.closest("[data-modal-close]");
+    if (close) {
+      event.preventDefault();
+      modal().close();
+    }
+  });
+
+  document.addEventListener("close", function (event) {
+    if (event.target.id !== "modal") return;
+    document.getElementById("modal-body").innerHTML = "";
+    if (opener && document.contains(opener)) opener.focus();
+    opener = null;
+  }, true);
+
+  // A server response may ask to close the modal (HX-Trigger: closeModal).
+  document.addEventListener("closeModal", function () {
+    var dialog = modal();
+    if (dialog && dialog.open) dialog.close();
   });
 })();
