@@ -1,0 +1,8 @@
+from django.urls import path
+
+from accounts.views import users
+
+urlpatterns = [
+    path("", users.user_list, name="users"),
+    path("<str:login_id>/", users.user_detail, name="user_detail"),
+]
