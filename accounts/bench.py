@@ -1,0 +1,433 @@
+"""``manage.py bench``: the product's screens side by side with the Django
+admin changelist for the same model, on the same big office (SPEC N3).
+
+Everything runs in one process through the real URL stack
+(:class:`django.test.Client` with a real session of the office's super admin),
+so every SQL query is counted, the session and user lookups included. The
+admin is installed and routed only inside :func:`admin_installed`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Q
+from django.test import Client
+from django.test.utils import CaptureQueriesContext, modify_settings, override_settings
+from django.urls import reverse
+
+from accounts.bench_data import Dataset, drop_office
+from accounts.models import AccessLog, Account, Office
+
+PER_PAGE = 50
+
+
+@dataclass
+class Timing:
+    median_ms: float
+    p95_ms: float
+    queries: int
+    status: int
+
+
+@dataclass
+class Scenario:
+    name: str
+    ours_url: str
+    admin_url: str | None = None
+    htmx: bool = False
+    ours: Timing | None = None
+    admin: Timing | None = None
+
+    def row(self) -> dict:
+        ratio = None
+        if self.ours and self.admin:
+            ratio = round(self.ours.median_ms / self.admin.median_ms, 3)
+        return {
+            "name": self.name,
+            "ours_median_ms": self.ours.median_ms if self.ours else None,
+            "ours_p95_ms": self.ours.p95_ms if self.ours else None,
+            "ours_queries": self.ours.queries if self.ours else None,
+            "admin_median_ms": self.admin.median_ms if self.admin else None,
+            "admin_p95_ms": self.admin.p95_ms if self.admin else None,
+            "admin_queries": self.admin.queries if self.admin else None,
+            "ratio": ratio,
+        }
+
+
+@dataclass
+class Report:
+    database: str
+    dataset: dict
+    scenarios: list[Scenario] = field(default_factory=list)
+    export: dict = field(default_factory=dict)
+    operations: dict = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        rows = [s.row() for s in self.scenarios]
+        admin_default = next(
+            (s.admin.median_ms for s in self.scenarios if s.name == "default list" and s.admin),
+            None,
+        )
+        for scenario, row in zip(self.scenarios, rows, strict=True):
+            if scenario.admin is None and admin_default and scenario.ours:
+                # Pane and dialog are held against the admin's default page.
+                row["ratio_to_admin_default"] = round(scenario.ours.median_ms / admin_default, 3)
+        return {
+            "database": self.database,
+            "dataset": self.dataset,
+            "scenarios": rows,
+            "export": self.export,
+            "operations": self.operations,
+        }
+
+
+@contextlib.contextmanager
+def admin_installed():
+    """The Django admin and the bench's changelist, for this process only."""
+    with (
+        modify_settings(INSTALLED_APPS={"append": "django.contrib.admin"}),
+        override_settings(
+            ROOT_URLCONF="accounts.bench_urls",
+            ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "testserver"],
+        ),
+    ):
+        yield
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = max(0, math.ceil(fraction * len(ordered)) - 1)
+    return ordered[index]
+
+
+def _count_queries(client: Client, url: str, headers: dict) -> tuple[int, int]:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url, headers=headers)
+    return len(captured.captured_queries), response.status_code
+
+
+def _measure(
+    pairs: list[tuple[str, Client, str, dict]], repeat: int, warmup: int = 2
+) -> dict[str, Timing]:
+    """Time each URL ``repeat`` times, interleaved so that noise on a shared
+    machine falls on all of them alike; queries are counted on a separate,
+    warm request so the capture does not slow the timed ones."""
+    samples: dict[str, list[float]] = {key: [] for key, *_ in pairs}
+    counted: dict[str, tuple[int, int]] = {}
+    for key, client, url, headers in pairs:
+        for _ in range(warmup):
+            client.get(url, headers=headers)
+        counted[key] = _count_queries(client, url, headers)
+        if counted[key][1] != 200:
+            raise RuntimeError(f"{key}: {url} answered {counted[key][1]}")
+    for _ in range(repeat):
+        for key, client, url, headers in pairs:
+            started = time.perf_counter()
+            response = client.get(url, headers=headers)
+            if response.streaming:
+                b"".join(response.streaming_content)
+            else:
+                response.content  # noqa: B018  (the body is rendered by now)
+            samples[key].append((time.perf_counter() - started) * 1000)
+    return {
+        key: Timing(
+            median_ms=round(statistics.median(values), 2),
+            p95_ms=round(percentile(values, 0.95), 2),
+            queries=counted[key][0],
+            status=counted[key][1],
+        )
+        for key, values in samples.items()
+    }
+
+
+def _rare_fragment(office: Office) -> str:
+    """A 3+ character fragment of one account's ID that finds exactly that
+    account (in names, IDs and sub-account addresses alike)."""
+    candidates = (
+        Account.objects.filter(office=office, mailbox__isnull=False, login_id__regex=r"[0-9]{2}$")
+        .order_by("-id")
+        .values_list("login_id", flat=True)[:50]
+    )
+    for login_id in candidates:
+        fragment = login_id[2:]
+        hits = (
+            Account.objects.filter(office=office, mailbox__isnull=False)
+            .filter(
+                Q(name__icontains=fragment)
+                | Q(login_id__icontains=fragment)
+                | Q(subaccounts__local_part__icontains=fragment)
+            )
+            .values("id")
+            .distinct()
+            .count()
+        )
+        if hits == 1 and len(fragment) >= 3:
+            return fragment
+    raise RuntimeError("no rare ID fragment found in the bench office")
+
+
+def _busiest_account(office: Office) -> Account:
+    top = (
+        AccessLog.objects.filter(office=office)
+        .values("account_id")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .first()
+    )
+    return Account.objects.get(pk=top["account_id"])
+
+
+def build_scenarios(dataset: Dataset) -> list[Scenario]:
+    from accounts.bench_admin import USAGE_COLUMN
+
+    office = dataset.office
+    domain = office.domain
+    ours = reverse("mail_accounts", kwargs={"domain": domain})
+    changelist = reverse("bench_admin:accounts_account_changelist")
+    fragment = _rare_fragment(office)
+    last_page = max(1, math.ceil(dataset.mail_accounts / PER_PAGE))
+    busiest = _busiest_account(office)
+    with_subs = (
+        Account.objects.filter(office=office, subaccount_count__gt=0, mailbox__isnull=False)
+        .order_by("-subaccount_count", "id")
+        .first()
+    )
+    dialog_owner = busiest if busiest.subaccount_count else with_subs
+    list_scenarios = [
+        ("default list", "", ""),
+        ("search 김", "q=김", "q=김"),
+        (f"search rare ID '{fragment}'", f"q={fragment}", f"q={fragment}"),
+        (
+            "both filters",
+            "subaccounts=used&status=active",
+            "subaccounts=used&status__exact=active",
+        ),
+        ("sort usage desc", "sort=-usage", f"o=-{USAGE_COLUMN}"),
+        (f"last page ({last_page})", f"page={last_page}", f"p={last_page}"),
+    ]
+    scenarios = [
+        Scenario(
+            name=name,
+            ours_url=f"{ours}?{ours_query + '&' if ours_query else ''}per_page={PER_PAGE}",
+            admin_url=f"{changelist}?{admin_query}" if admin_query else changelist,
+        )
+        for name, ours_query, admin_query in list_scenarios
+    ]
+    scenarios.append(
+        Scenario(
+            name=f"detail pane ({busiest.login_id}, "
+            f"{AccessLog.objects.filter(account=busiest).count():,} access rows)",
+            ours_url=reverse(
+                "mail_account_detail", kwargs={"domain": domain, "login_id": busiest.login_id}
+            ),
+            htmx=True,
+        )
+    )
+    scenarios.append(
+        Scenario(
+            name=f"sub-account dialog ({dialog_owner.login_id})",
+            ours_url=reverse(
+                "subaccounts", kwargs={"domain": domain, "login_id": dialog_owner.login_id}
+            ),
+            htmx=True,
+        )
+    )
+    return scenarios
+
+
+def run_pages(dataset: Dataset, repeat: int, progress: Callable[[str], None]) -> list[Scenario]:
+    with admin_installed():
+        scenarios = build_scenarios(dataset)
+        client = Client()
+        client.force_login(dataset.admin)  # a real session row, read on every request
+        for scenario in scenarios:
+            progress(f"timing {scenario.name}")
+            headers = {"HX-Request": "true"} if scenario.htmx else {}
+            pairs = [("ours", client, scenario.ours_url, headers)]
+            if scenario.admin_url:
+                pairs.append(("admin", client, scenario.admin_url, {}))
+            timings = _measure(pairs, repeat)
+            scenario.ours = timings["ours"]
+            scenario.admin = timings.get("admin")
+    return scenarios
+
+
+# --- the export, in a fresh process ---------------------------------------
+
+
+def export_child(domain: str, fmt: str, output: str) -> dict:
+    """Runs inside the child process: write every mail account of the office
+    to ``output`` and report time and peak memory."""
+    import resource
+
+    from accounts.exports import roster_rows  # the product's one generator
+    from accounts.xlsx import write_xlsx
+
+    office = Office.objects.get(domain=domain)
+    started = time.perf_counter()
+    rows = 0
+    header, row_iter = roster_rows(office=office, params={})
+
+    def counted():
+        nonlocal rows
+        for row in row_iter:
+            rows += 1
+            yield row
+
+    if fmt == "xlsx":
+        with open(output, "wb") as fileobj:
+            write_xlsx(fileobj, title=domain, header=header, rows=counted())
+    else:
+        import csv
+
+        with open(output, "w", newline="", encoding="utf-8") as fileobj:
+            writer = csv.writer(fileobj)
+            writer.writerow(header)
+            writer.writerows(counted())
+    seconds = time.perf_counter() - started
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "format": fmt,
+        "rows": rows,
+        "seconds": round(seconds, 2),
+        "peak_rss_mb": round(peak_kb / 1024, 1),
+        "bytes": os.path.getsize(output),
+    }
+
+
+def run_export(domain: str, workdir: Path, progress) -> dict:
+    results = {}
+    for fmt in ("xlsx", "csv"):
+        progress(f"export as {fmt} in a fresh process")
+        output = workdir / f"bench-export.{fmt}"
+        started = time.perf_counter()
+        completed = subprocess.run(
+            [
+                sys.executable,
+                str(Path(settings.BASE_DIR) / "manage.py"),
+                "bench",
+                "--export-child",
+                fmt,
+                "--domain",
+                domain,
+                "--output",
+                str(output),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=os.environ.copy(),
+        )
+        if completed.returncode != 0:
+            raise RuntimeError(f"export child failed:\n{completed.stderr[-3000:]}")
+        result = json.loads(completed.stdout.strip().splitlines()[-1])
+        result["wall_seconds"] = round(time.perf_counter() - started, 2)
+        results[fmt] = result
+        output.unlink(missing_ok=True)
+    xlsx, csv_ = results["xlsx"], results["csv"]
+    return {
+        "rows": xlsx["rows"],
+        "xlsx_seconds": xlsx["seconds"],
+        "xlsx_wall_seconds": xlsx["wall_seconds"],
+        "xlsx_peak_rss_mb": xlsx["peak_rss_mb"],
+        "xlsx_bytes": xlsx["bytes"],
+        "csv_seconds": csv_["seconds"],
+        "csv_peak_rss_mb": csv_["peak_rss_mb"],
+        "ratio_xlsx_to_csv": round(xlsx["seconds"] / max(csv_["seconds"], 0.001), 2),
+    }
+
+
+# --- destructive operations, on an office of their own ---------------------
+
+
+def run_operations(domain: str, big_subaccount: int, big_mailbox: int, progress) -> dict:
+    from accounts import bench_ops
+
+    ops_domain = f"ops.{domain}"
+    old = Office.objects.filter(domain=ops_domain).first()
+    if old is not None:
+        drop_office(old)
+    try:
+        return bench_ops.measure(ops_domain, big_subaccount, big_mailbox, progress)
+    finally:
+        office = Office.objects.filter(domain=ops_domain).first()
+        if office is not None:
+            drop_office(office)
+
+
+# --- printing ---------------------------------------------------------------
+
+
+def format_report(report: Report) -> str:
+    data = report.as_json()
+    lines = [
+        f"database: {report.database}",
+        "dataset: " + ", ".join(f"{k} {v:,}" for k, v in report.dataset.items() if k != "domain"),
+        "",
+        f"{'scenario':44} {'ours med':>9} {'p95':>8} {'q':>3}   {'admin med':>9} {'p95':>8}"
+        f" {'q':>3}   {'ratio':>6}",
+    ]
+    for row in data["scenarios"]:
+        admin = (
+            f"{row['admin_median_ms']:>9.1f} {row['admin_p95_ms']:>8.1f} {row['admin_queries']:>3}"
+            if row["admin_median_ms"] is not None
+            else f"{'-':>9} {'-':>8} {'-':>3}"
+        )
+        ratio = row["ratio"] if row["ratio"] is not None else row.get("ratio_to_admin_default")
+        suffix = "" if row["ratio"] is not None else " (vs admin default page)"
+        lines.append(
+            f"{row['name'][:44]:44} {row['ours_median_ms']:>9.1f} {row['ours_p95_ms']:>8.1f}"
+            f" {row['ours_queries']:>3}   {admin}   {ratio if ratio is not None else '-':>6}"
+            + suffix
+        )
+    if data["export"]:
+        lines += ["", "export: " + json.dumps(data["export"], ensure_ascii=False)]
+    if data["operations"]:
+        lines += ["operations:"]
+        for name, values in data["operations"].items():
+            lines.append(f"  {name}: " + json.dumps(values, ensure_ascii=False))
+    return "\n".join(lines)
+
+
+def run(
+    *,
+    dataset: Dataset,
+    repeat: int,
+    workdir: Path,
+    big_subaccount: int,
+    big_mailbox: int,
+    progress: Callable[[str], None],
+    skip: frozenset[str] = frozenset(),
+) -> Report:
+    report = Report(
+        database=connection.vendor,
+        dataset={
+            "domain": dataset.office.domain,
+            "accounts": dataset.accounts,
+            "mail_accounts": dataset.mail_accounts,
+            "access_rows": dataset.access_rows,
+            "messages": dataset.messages,
+        },
+    )
+    if "pages" not in skip:
+        report.scenarios = run_pages(dataset, repeat, progress)
+    if "export" not in skip:
+        report.export = run_export(dataset.office.domain, workdir, progress)
+    if "operations" not in skip:
+        report.operations = run_operations(
+            dataset.office.domain, big_subaccount, big_mailbox, progress
+        )
+    return report

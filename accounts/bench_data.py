@@ -1,0 +1,321 @@
+"""The benchmark's dataset: a big office built once and reused.
+
+Accounts, mailboxes, folders and sub-accounts come from the demo generator
+(:func:`accounts.demo.seed_office`, bulk inserts); the access log and the
+messages are then topped up to their targets with set-based SQL (a recursive
+series crossed with the mailboxes), so millions of rows take minutes, and the
+counters and the denormalised last access are recomputed from the rows with
+one UPDATE each. The same SQL runs on SQLite and PostgreSQL; only the date
+arithmetic and the ``inet`` cast differ.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.db.models.functions import Mod
+from django.utils import timezone
+
+from accounts.demo import seed_office
+from accounts.models import AccessLog, Account, Mailbox, Message, Office
+
+HISTORY_SECONDS = 183 * 86400  # six months of access, like the demo
+
+# Tables holding an office's rows, children first (one DELETE each).
+OFFICE_TABLES = (
+    "accounts_accesslog",
+    "accounts_message",
+    "accounts_senderaddress",
+    "accounts_address",
+    "subaccounts_subaccount",
+    "accounts_folder",
+    "accounts_mailbox",
+    "accounts_auditevent",
+)
+
+
+@dataclass
+class Targets:
+    accounts: int
+    access_rows: int
+    messages: int
+    heavy_history: int
+
+    @classmethod
+    def for_accounts(cls, accounts: int) -> Targets:
+        # 100,000 accounts -> 5,000,000 access rows and 2,000,000 messages;
+        # the busiest account gets 50,000 access rows of its own.
+        return cls(
+            accounts=accounts,
+            access_rows=50 * accounts,
+            messages=20 * accounts,
+            heavy_history=min(50_000, max(100, accounts // 2)),
+        )
+
+
+@dataclass
+class Dataset:
+    office: Office
+    admin: Account
+    accounts: int
+    mail_accounts: int
+    access_rows: int
+    messages: int
+    built_seconds: float
+    reused: bool
+
+
+def _say(progress: Callable[[str], None] | None, text: str) -> None:
+    if progress:
+        progress(text)
+
+
+def drop_office(office: Office, progress=None) -> None:
+    """Delete an office and everything in it with one statement per table
+    (the ORM's cascade would load millions of rows into Python)."""
+    from django.apps import apps
+
+    tables = list(OFFICE_TABLES)
+    if apps.is_installed("accounts") and _table_exists("accounts_exportjob"):
+        tables.insert(0, "accounts_exportjob")
+    with transaction.atomic(), connection.cursor() as cursor:
+        for table in tables:
+            _say(progress, f"deleting {table} of {office.domain}")
+            cursor.execute(f"DELETE FROM {table} WHERE office_id = %s", [office.pk])
+        cursor.execute("DELETE FROM accounts_account WHERE office_id = %s", [office.pk])
+        cursor.execute("DELETE FROM accounts_office WHERE id = %s", [office.pk])
+
+
+def _table_exists(name: str) -> bool:
+    return name in connection.introspection.table_names()
+
+
+def ensure_dataset(
+    *, domain: str, accounts: int, progress: Callable[[str], None] | None = None
+) -> Dataset:
+    """The bench office at the requested size: reused when it is already
+    there, topped up when rows are missing, rebuilt when its size differs."""
+    started = time.perf_counter()
+    targets = Targets.for_accounts(accounts)
+    office = Office.objects.filter(domain=domain).first()
+    reused = office is not None
+    if office is not None and Account.objects.filter(office=office).count() != accounts:
+        _say(progress, f"{domain} has another size: rebuilding it")
+        drop_office(office, progress)
+        office = None
+        reused = False
+    if office is None:
+        _say(progress, f"seeding {accounts:,} accounts")
+        office = seed_office(
+            domain=domain,
+            accounts=accounts,
+            seed=7,
+            office_name="Bench 주식회사",
+            progress=progress,
+        ).office
+    access_now = AccessLog.objects.filter(office=office).count()
+    messages_now = Message.objects.filter(office=office).count()
+    heavy = _heavy_account(office)
+    heavy_now = AccessLog.objects.filter(account=heavy).count()
+    changed = False
+    if heavy_now < targets.heavy_history:
+        _say(progress, f"giving {heavy.login_id} a long access history")
+        _insert_access(office, targets.heavy_history - heavy_now, only_account=heavy)
+        access_now += targets.heavy_history - heavy_now
+        changed = True
+    if access_now < targets.access_rows:
+        _top_up_access(office, targets.access_rows - access_now, progress)
+        changed = True
+    if messages_now < targets.messages:
+        _top_up_messages(office, targets.messages - messages_now, progress)
+        changed = True
+    if changed:
+        reused = False
+        _say(progress, "recomputing counters and last access")
+        recompute_denormalised(office)
+        _say(progress, "analyzing")
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    mail_accounts = Mailbox.objects.filter(office=office).count()
+    return Dataset(
+        office=office,
+        admin=Account.objects.get(office=office, login_id="admin"),
+        accounts=accounts,
+        mail_accounts=mail_accounts,
+        access_rows=AccessLog.objects.filter(office=office).count(),
+        messages=Message.objects.filter(office=office).count(),
+        built_seconds=time.perf_counter() - started,
+        reused=reused,
+    )
+
+
+def _heavy_account(office: Office) -> Account:
+    """The account given the longest history: a user with the most
+    sub-accounts, so its pane and dialog show everything at once."""
+    return (
+        Account.objects.filter(office=office, kind=Account.Kind.USER, mailbox__isnull=False)
+        .exclude(login_id__in=["admin", "itadmin"])
+        .order_by("-subaccount_count", "id")
+        .first()
+    )
+
+
+def _vendor_sql() -> tuple[str, str]:
+    """(expression of ``%s``-now minus ``{secs}`` seconds, inet cast template)."""
+    if connection.vendor == "postgresql":
+        return "(%s::timestamptz - ({secs}) * interval '1 second')", "CAST({ip} AS inet)"
+    return "strftime('%%Y-%%m-%%d %%H:%%M:%%S', %s, '-' || ({secs}) || ' seconds')", "{ip}"
+
+
+def _now_param():
+    now = timezone.now().replace(microsecond=0)
+    if connection.vendor == "postgresql":
+        return now
+    return now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _series(count: int) -> str:
+    return "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < %d) " % int(
+        count
+    )
+
+
+def _insert_access(
+    office: Office, per_account: int, *, only_account: Account | None = None, id_range=None
+) -> None:
+    moment, inet = _vendor_sql()
+    secs = "(g.n * 7919 + a.id * 104729) %% {}".format(HISTORY_SECONDS)
+    ip = inet.format(
+        ip="CASE (g.n + a.id) %% 10 "
+        "WHEN 0 THEN '8.8.' || ((g.n * 13 + a.id) %% 254 + 1) || '.' || (a.id %% 254 + 1) "
+        "WHEN 1 THEN '133.242.' || ((g.n * 13 + a.id) %% 254 + 1) || '.' || (a.id %% 254 + 1) "
+        "ELSE '211.234.' || ((g.n * 31 + a.id) %% 254 + 1) || '.' || (a.id %% 254 + 1) END"
+    )
+    where = ["a.office_id = %s", "m.account_id = a.id"]
+    params: list = [_now_param(), office.pk]
+    if only_account is not None:
+        where.append("a.id = %s")
+        params.append(only_account.pk)
+        session = "'heavy-'"
+    else:
+        where.append("a.id %% 5 <> 0")
+        where.append("a.id BETWEEN %s AND %s")
+        params.extend(id_range)
+        session = "'bench-'"
+    sql = (
+        _series(per_account) + "INSERT INTO accounts_accesslog "
+        "(office_id, account_id, protocol, at, ip, country, succeeded, session_id) "
+        "SELECT a.office_id, a.id, "
+        "CASE WHEN (g.n + a.id) %% 3 = 0 THEN 'smtp' ELSE 'pop3' END, "
+        + moment.format(secs=secs)
+        + ", "
+        + ip
+        + ", CASE (g.n + a.id) %% 10 WHEN 0 THEN 'US' WHEN 1 THEN 'JP' ELSE 'KR' END, "
+        "((g.n + a.id) %% 20 <> 0), " + session + " || g.n || '-' || a.id "
+        "FROM accounts_account a, accounts_mailbox m, g WHERE " + " AND ".join(where)
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _id_chunks(office: Office, rows_per_account: int, max_rows: int = 400_000):
+    ids = Mailbox.objects.filter(office=office).order_by("account_id")
+    first = ids.values_list("account_id", flat=True).first()
+    last = ids.values_list("account_id", flat=True).last()
+    step = max(1, max_rows // max(1, rows_per_account))
+    start = first
+    while start <= last:
+        yield (start, start + step - 1)
+        start += step
+
+
+def _top_up_access(office: Office, needed: int, progress) -> None:
+    eligible = (
+        Mailbox.objects.filter(office=office)
+        .annotate(bucket=Mod("account_id", 5))
+        .exclude(bucket=0)  # mirrors the INSERT's ``a.id % 5 <> 0``
+        .count()
+    )
+    per_account = math.ceil(needed / max(1, eligible))
+    done = 0
+    for id_range in _id_chunks(office, per_account * 5 // 4):
+        _insert_access(office, per_account, id_range=id_range)
+        done = AccessLog.objects.filter(office=office).count()
+        _say(progress, f"access rows: {done:,}")
+
+
+def _top_up_messages(office: Office, needed: int, progress) -> None:
+    mailboxes = Mailbox.objects.filter(office=office).count()
+    per_mailbox = math.ceil(needed / max(1, mailboxes))
+    moment, _ = _vendor_sql()
+    secs = "(g.n * 7919 + f.id * 104729) %% {}".format(3 * 365 * 86400)
+    for low, high in _id_chunks(office, per_mailbox):
+        sql = (
+            _series(per_mailbox) + "INSERT INTO accounts_message "
+            "(office_id, mailbox_id, folder_id, size_bytes, subject, sender, received_at) "
+            "SELECT f.office_id, f.mailbox_id, f.id, "
+            "600 + (g.n * 7919 + f.id * 104729) %% 400000, "
+            "'벤치 메일 ' || g.n, 'bench@partner.example.net', "
+            + moment.format(secs=secs)
+            + " FROM accounts_folder f, accounts_mailbox m, g "
+            "WHERE f.office_id = %s AND f.role = 'inbox' AND m.id = f.mailbox_id "
+            "AND m.account_id BETWEEN %s AND %s"
+        )
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, [_now_param(), office.pk, low, high])
+        _say(progress, f"messages: {Message.objects.filter(office=office).count():,}")
+
+
+def recompute_denormalised(office: Office) -> None:
+    """Counters equal to the messages, and last access equal to the newest
+    successful access row: one set-based UPDATE each."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE accounts_mailbox SET "
+            "used_bytes = COALESCE((SELECT SUM(size_bytes) FROM accounts_message m "
+            "  WHERE m.mailbox_id = accounts_mailbox.id), 0), "
+            "message_count = (SELECT COUNT(*) FROM accounts_message m "
+            "  WHERE m.mailbox_id = accounts_mailbox.id) "
+            "WHERE office_id = %s",
+            [office.pk],
+        )
+        newest = (
+            "FROM accounts_accesslog l WHERE l.account_id = accounts_mailbox.account_id "
+            "AND l.succeeded"
+        )
+        cursor.execute(
+            "UPDATE accounts_mailbox SET "
+            "(last_access_at, last_access_protocol, last_access_ip, last_access_country) = "
+            f"(SELECT l.at, l.protocol, l.ip, l.country {newest} ORDER BY l.at DESC LIMIT 1) "
+            f"WHERE office_id = %s AND EXISTS (SELECT 1 {newest})",
+            [office.pk],
+        )
+
+
+def insert_messages(folder, count: int) -> None:
+    """``count`` messages into one folder with one INSERT, counters moved
+    with them (R6 holds before the operation being measured)."""
+    moment, _ = _vendor_sql()
+    sql = (
+        _series(count) + "INSERT INTO accounts_message "
+        "(office_id, mailbox_id, folder_id, size_bytes, subject, sender, received_at) "
+        "SELECT %s, %s, %s, 1000 + g.n %% 5000, 'bench ' || g.n, 'bench@partner.example.net', "
+        + moment.format(secs="g.n * 60")
+        + " FROM g"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [folder.office_id, folder.mailbox_id, folder.pk, _now_param()])
+        cursor.execute(
+            "UPDATE accounts_mailbox SET "
+            "used_bytes = COALESCE((SELECT SUM(size_bytes) FROM accounts_message m "
+            "  WHERE m.mailbox_id = accounts_mailbox.id), 0), "
+            "message_count = (SELECT COUNT(*) FROM accounts_message m "
+            "  WHERE m.mailbox_id = accounts_mailbox.id) "
+            "WHERE id = %s",
+            [folder.mailbox_id],
+        )

@@ -1,0 +1,9 @@
+"""ROOT_URLCONF inside the bench process only: the product's URLs plus the
+benchmark's admin changelist. Never referenced by the product's settings."""
+
+from django.urls import path
+
+from accounts.bench_admin import site
+from mailadmin.urls import urlpatterns as product_urlpatterns
+
+urlpatterns = [path("bench-admin/", site.urls), *product_urlpatterns]
