@@ -180,16 +180,15 @@ def _now_param():
 
 
 def _series(count: int) -> str:
-    return "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < %d) " % int(
-        count
-    )
+    limit = int(count)
+    return f"WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {limit}) "
 
 
 def _insert_access(
     office: Office, per_account: int, *, only_account: Account | None = None, id_range=None
 ) -> None:
     moment, inet = _vendor_sql()
-    secs = "(g.n * 7919 + a.id * 104729) %% {}".format(HISTORY_SECONDS)
+    secs = f"(g.n * 7919 + a.id * 104729) %% {HISTORY_SECONDS}"
     ip = inet.format(
         ip="CASE (g.n + a.id) %% 10 "
         "WHEN 0 THEN '8.8.' || ((g.n * 13 + a.id) %% 254 + 1) || '.' || (a.id %% 254 + 1) "
@@ -253,7 +252,7 @@ def _top_up_messages(office: Office, needed: int, progress) -> None:
     mailboxes = Mailbox.objects.filter(office=office).count()
     per_mailbox = math.ceil(needed / max(1, mailboxes))
     moment, _ = _vendor_sql()
-    secs = "(g.n * 7919 + f.id * 104729) %% {}".format(3 * 365 * 86400)
+    secs = f"(g.n * 7919 + f.id * 104729) %% {3 * 365 * 86400}"
     for low, high in _id_chunks(office, per_mailbox):
         sql = (
             _series(per_mailbox) + "INSERT INTO accounts_message "
