@@ -24,6 +24,10 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --if-missing --domain "$(DEMO_DOMAIN)" --accounts "$(DEMO_ACCOUNTS)" \
 		--base-url "http://127.0.0.1:$(PORT)" $(if $(DEMO_ADMIN_PASSWORD),--admin-password "$(DEMO_ADMIN_PASSWORD)")
+	@# The background worker (big roster exports) runs beside the server and
+	@# stops with it.
+	$(PY) manage.py db_worker --no-reload --interval 1 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver "127.0.0.1:$(PORT)"
 
 test: install

@@ -7,6 +7,8 @@ the data ever has to be spread over several database servers.
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
@@ -406,3 +408,59 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.target_label}"
+
+
+def _export_upload_to(job: ExportJob, filename: str) -> str:
+    return f"exports/{job.office_id}/{job.pk}/{filename}"
+
+
+class ExportJob(models.Model):
+    """A roster export too big for one request, written by a background
+    worker; ``done`` out of ``total`` rows is what the progress bar shows.
+    The file lives under MEDIA_ROOT until ``expires`` and is served only to
+    the office's admins."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="+")
+    requested_by = models.ForeignKey(
+        Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    params = models.JSONField(default=dict, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    file = models.FileField(upload_to=_export_upload_to, max_length=255, blank=True)
+    filename = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    finished = models.DateTimeField(null=True, blank=True)
+    expires = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["office", "created"], name="exportjob_office_created"),
+            models.Index(fields=["expires"], name="exportjob_expires"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(done__lte=F("total")), name="exportjob_done_le_total"),
+        ]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.total:
+            return 0
+        return min(99, self.done * 100 // self.total)
+
+    def is_expired(self, now=None) -> bool:
+        return (now or timezone.now()) >= self.expires

@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "django_filters",
     "django_htmx",
     "template_partials",
+    "django_tasks",
+    "django_tasks_db",
     "accounts",
     "subaccounts",
 ]
@@ -173,3 +175,17 @@ LOGGING = {
 MAILADMIN_SUBACCOUNT_LIMIT = 5
 MAILADMIN_PAGE_SIZES = (20, 50, 100)
 MAILADMIN_ACCESS_WINDOW_MONTHS = 3
+
+# Background work (big roster exports): django-tasks with its database
+# backend; `manage.py db_worker` runs the queue (`make run` starts one).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# A roster export of more rows than this runs in the background with a
+# progress bar; smaller ones stay a direct download.
+MAILADMIN_EXPORT_BACKGROUND_ROWS = int(os.environ.get("MAILADMIN_EXPORT_BACKGROUND_ROWS", "5000"))
+# How long a background export's file can be fetched (then `prune_exports`
+# deletes it).
+MAILADMIN_EXPORT_TTL_SECONDS = int(os.environ.get("MAILADMIN_EXPORT_TTL_SECONDS", str(24 * 3600)))
+# Rows written between two progress updates, and an optional pause after
+# each such chunk (seconds) to spare a busy database.
+MAILADMIN_EXPORT_PROGRESS_ROWS = int(os.environ.get("MAILADMIN_EXPORT_PROGRESS_ROWS", "2000"))
+MAILADMIN_EXPORT_CHUNK_PAUSE = float(os.environ.get("MAILADMIN_EXPORT_CHUNK_PAUSE", "0"))

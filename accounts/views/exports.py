@@ -1,0 +1,59 @@
+"""Background roster exports: the job page with its progress bar, the
+progress fragment htmx polls, and the download (issue 7).
+
+Every URL is scoped like the rest of the console (SPEC F2): another office's
+admin gets 404 before anything, and a job is only ever looked up inside the
+admin's own office, so its id alone opens nothing.
+"""
+
+from __future__ import annotations
+
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET
+
+from accounts.models import ExportJob
+from accounts.scoping import office_admin_required
+
+
+def _job(request, job_id) -> ExportJob:
+    return get_object_or_404(ExportJob, pk=job_id, office=request.office)
+
+
+def _context(job: ExportJob) -> dict:
+    return {
+        "job": job,
+        "finished": job.status in (ExportJob.Status.DONE, ExportJob.Status.FAILED),
+        "nav": "mail_usage",
+    }
+
+
+@office_admin_required
+@require_GET
+def export_job(request, job_id):
+    job = _job(request, job_id)
+    template = "accounts/export_job.html"
+    if request.htmx:
+        template += "#export-progress"
+    return render(request, template, _context(job))
+
+
+@office_admin_required
+@require_GET
+def export_progress(request, job_id):
+    return render(request, "accounts/export_job.html#export-progress", _context(_job(request, job_id)))
+
+
+@office_admin_required
+@require_GET
+def export_download(request, job_id):
+    job = _job(request, job_id)
+    if job.is_expired():
+        return render(request, "accounts/export_expired.html", {"job": job}, status=410)
+    if job.status != ExportJob.Status.DONE or not job.file:
+        return redirect("mail_export_job", domain=request.office.domain, job_id=job.pk)
+    try:
+        fileobj = job.file.open("rb")
+    except FileNotFoundError as missing:
+        raise Http404("the file is gone") from missing
+    return FileResponse(fileobj, as_attachment=True, filename=job.filename)
