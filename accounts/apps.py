@@ -1,7 +1,13 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = _("Accounts and mail")
+
+    def ready(self):
+        from accounts.search_index import ensure_sqlite_search_index
+
+        post_migrate.connect(ensure_sqlite_search_index, sender=self)
