@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connection
@@ -270,33 +271,27 @@ def run_pages(dataset: Dataset, repeat: int, progress: Callable[[str], None]) ->
 
 def export_child(domain: str, fmt: str, output: str) -> dict:
     """Runs inside the child process: write every mail account of the office
-    to ``output`` and report time and peak memory."""
+    to ``output`` with the product's roster generator and report time and
+    peak memory (the process's own, Django included)."""
+    import csv
     import resource
 
-    from accounts.exports import roster_rows  # the product's one generator
-    from accounts.xlsx import write_xlsx
+    from accounts.exports import roster_header, roster_rows, roster_write
 
     office = Office.objects.get(domain=domain)
     started = time.perf_counter()
-    rows = 0
-    header, row_iter = roster_rows(office=office, params={})
-
-    def counted():
-        nonlocal rows
-        for row in row_iter:
-            rows += 1
-            yield row
-
     if fmt == "xlsx":
         with open(output, "wb") as fileobj:
-            write_xlsx(fileobj, title=domain, header=header, rows=counted())
+            rows = roster_write(fileobj, office=office, params={}).rows
     else:
-        import csv
-
+        _filterset, row_iter = roster_rows(office, {})
+        rows = 0
         with open(output, "w", newline="", encoding="utf-8") as fileobj:
             writer = csv.writer(fileobj)
-            writer.writerow(header)
-            writer.writerows(counted())
+            writer.writerow(roster_header())
+            for row in row_iter:
+                writer.writerow(row)
+                rows += 1
     seconds = time.perf_counter() - started
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
@@ -306,6 +301,25 @@ def export_child(domain: str, fmt: str, output: str) -> dict:
         "peak_rss_mb": round(peak_kb / 1024, 1),
         "bytes": os.path.getsize(output),
     }
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a child process that must use the very database
+    this process uses (a test database included)."""
+    env = os.environ.copy()
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        env["SQLITE_PATH"] = str(db["NAME"])
+        env.pop("DATABASE_URL", None)
+    else:
+        user = quote(db.get("USER") or "")
+        password = quote(db.get("PASSWORD") or "")
+        auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+        host = db.get("HOST") or "localhost"
+        port = f":{db['PORT']}" if db.get("PORT") else ""
+        env["DATABASE_URL"] = f"postgres://{auth}{host}{port}/{quote(db['NAME'])}"
+    env.update(extra)
+    return env
 
 
 def run_export(domain: str, workdir: Path, progress) -> dict:
@@ -329,7 +343,7 @@ def run_export(domain: str, workdir: Path, progress) -> dict:
             capture_output=True,
             text=True,
             check=False,
-            env=os.environ.copy(),
+            env=child_env(),
         )
         if completed.returncode != 0:
             raise RuntimeError(f"export child failed:\n{completed.stderr[-3000:]}")

@@ -1,0 +1,204 @@
+"""Big roster downloads run in the background with a progress bar (issue 7)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+
+import openpyxl
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.export_jobs import export_job_run, export_jobs_prune
+from accounts.models import AuditEvent, ExportJob
+from tests.factories import make_account
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MAILADMIN_EXPORT_BACKGROUND_ROWS = 5
+    settings.MAILADMIN_EXPORT_PROGRESS_ROWS = 3
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def crowd(org):
+    for n in range(12):
+        make_account(org.office, f"crowd{n:02d}", f"군중{n:02d}")
+    return org
+
+
+def export_url(org, query=""):
+    url = reverse("mail_accounts_export", args=[org.office.domain])
+    return f"{url}?{query}" if query else url
+
+
+def job_urls(job):
+    args = [job.office.domain, job.pk]
+    return {
+        "job": reverse("mail_export_job", args=args),
+        "progress": reverse("mail_export_progress", args=args),
+        "download": reverse("mail_export_download", args=args),
+    }
+
+
+def start(admin_client, org, query="", capture=None):
+    response = admin_client.get(export_url(org, query))
+    assert response.status_code == 302
+    job = ExportJob.objects.get()
+    assert response["Location"] == job_urls(job)["job"]
+    return job
+
+
+def test_small_export_stays_a_direct_download(admin_client, org, settings):
+    settings.MAILADMIN_EXPORT_BACKGROUND_ROWS = 1000
+    response = admin_client.get(export_url(org))
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith("attachment")
+    assert not ExportJob.objects.exists()
+
+
+def test_big_export_starts_a_job_and_queues_the_work(
+    admin_client, crowd, django_capture_on_commit_callbacks
+):
+    from django_tasks_db.models import DBTaskResult
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job = start(admin_client, crowd, "status=active")
+    assert job.status == ExportJob.Status.QUEUED
+    assert job.requested_by == crowd.admin
+    assert job.params == {"status": "active"}
+    assert job.total == 17  # 12 + admin, kim, lee, group, shared (park is suspended)
+    assert job.done == 0
+    task = DBTaskResult.objects.get()
+    assert task.args_kwargs["args"] == [str(job.pk)]
+    event = AuditEvent.objects.get(action=AuditEvent.Action.ROSTER_EXPORT)
+    assert event.data["rows"] == 17 and event.data["background"] is True
+
+
+def test_the_job_page_shows_a_progress_bar_that_polls(admin_client, crowd):
+    job = start(admin_client, crowd)
+    ExportJob.objects.filter(pk=job.pk).update(done=7)
+    page = admin_client.get(job_urls(job)["job"]).content.decode()
+    assert 'max="100" value="38"' in page  # 7 of 18
+    assert f'hx-get="{job_urls(job)["progress"]}"' in page
+    assert 'hx-trigger="every 1s"' in page
+    fragment = admin_client.get(job_urls(job)["progress"], headers={"HX-Request": "true"})
+    html = fragment.content.decode()
+    assert "<html" not in html and 'value="38"' in html
+
+
+def test_worker_writes_the_file_that_matches_the_list(admin_client, crowd, media):
+    job = start(admin_client, crowd, "q=crowd&sort=-login_id")
+    export_job_run(job_id=str(job.pk))
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.DONE
+    assert job.done == job.total == 12
+    assert job.filename.startswith("mail-usage_gabiaedu.com_") and job.filename.endswith(".xlsx")
+    assert (media / job.file.name).exists()
+
+    fragment = admin_client.get(job_urls(job)["progress"]).content.decode()
+    assert 'value="100"' in fragment and "hx-trigger" not in fragment
+    assert job_urls(job)["download"] in fragment
+
+    response = admin_client.get(job_urls(job)["download"])
+    assert response.status_code == 200
+    assert job.filename in response["Content-Disposition"]
+    workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    ids = [row[1] for row in workbook.active.iter_rows(min_row=2, values_only=True)]
+    assert ids == [f"crowd{n:02d}" for n in reversed(range(12))]
+
+
+def test_progress_is_saved_while_the_file_is_written(admin_client, crowd, settings, monkeypatch):
+    settings.MAILADMIN_EXPORT_CHUNK_PAUSE = 0.01
+    job = start(admin_client, crowd)
+    seen = []
+
+    def pause(seconds):  # between two chunks: what would a poll see now?
+        seen.append(ExportJob.objects.get(pk=job.pk).percent)
+
+    monkeypatch.setattr("accounts.export_jobs.time.sleep", pause)
+    export_job_run(job_id=str(job.pk))
+    assert seen == [16, 33, 50, 66, 83, 99]
+
+
+def test_download_before_the_file_is_ready_goes_back_to_the_job_page(admin_client, crowd):
+    job = start(admin_client, crowd)
+    response = admin_client.get(job_urls(job)["download"])
+    assert response.status_code == 302 and response["Location"] == job_urls(job)["job"]
+
+
+def test_expired_file_is_refused_and_pruned(admin_client, crowd, media):
+    job = start(admin_client, crowd)
+    export_job_run(job_id=str(job.pk))
+    job.refresh_from_db()
+    path = media / job.file.name
+    ExportJob.objects.filter(pk=job.pk).update(expires=timezone.now() - dt.timedelta(seconds=1))
+    response = admin_client.get(job_urls(job)["download"])
+    assert response.status_code == 410
+    assert export_jobs_prune() == 1
+    assert not path.exists() and not ExportJob.objects.exists()
+
+
+def test_prune_command_keeps_files_still_in_time(admin_client, crowd, media):
+    job = start(admin_client, crowd)
+    export_job_run(job_id=str(job.pk))
+    call_command("prune_exports", stdout=io.StringIO())
+    assert ExportJob.objects.filter(pk=job.pk).exists()
+
+
+def test_any_admin_of_the_office_may_fetch_the_file(client, crowd):
+    client.force_login(crowd.admin)
+    job = start(client, crowd)
+    export_job_run(job_id=str(job.pk))
+    other_admin = make_account(crowd.office, "admin2", "관리자2", is_office_admin=True)
+    client.force_login(other_admin)
+    assert client.get(job_urls(job)["download"]).status_code == 200
+
+
+@pytest.mark.parametrize("which", ["job", "progress", "download"])
+def test_answers_of_spec_f2(client, crowd, other, which):
+    client.force_login(crowd.admin)
+    job = start(client, crowd)
+    export_job_run(job_id=str(job.pk))
+    url = job_urls(job)[which]
+
+    client.force_login(other.admin)  # another office's admin: 404 before anything
+    assert client.get(url).status_code == 404
+    assert client.post(url).status_code == 404
+    client.force_login(crowd.kim)  # an ordinary account of the office: 403
+    assert client.get(url).status_code == 403
+    client.logout()  # signed out: to the office's login
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login", args=[crowd.office.domain]))
+
+
+def test_another_offices_job_is_not_found_in_this_office(client, crowd, other):
+    client.force_login(other.admin)
+    for n in range(6):
+        make_account(other.office, f"o{n}", f"다른{n}")
+    job = start(client, other)
+    client.force_login(crowd.admin)
+    wrong_office = [crowd.office.domain, job.pk]
+    for name in ("mail_export_job", "mail_export_progress", "mail_export_download"):
+        assert client.get(reverse(name, args=wrong_office)).status_code == 404
+
+
+def test_unknown_job_is_404(admin_client, org):
+    url = reverse(
+        "mail_export_job", args=[org.office.domain, "00000000-0000-0000-0000-000000000000"]
+    )
+    assert admin_client.get(url).status_code == 404
+
+
+def test_an_account_called_exports_keeps_its_pane_url(admin_client, org):
+    make_account(org.office, "exports", "내보내기")
+    url = reverse("mail_account_detail", args=[org.office.domain, "exports"])
+    assert url.endswith("/accounts/exports/")
