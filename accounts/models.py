@@ -448,7 +448,9 @@ class ExportJob(models.Model):
             models.Index(fields=["expires"], name="exportjob_expires"),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(done__lte=F("total")), name="exportjob_done_le_total"),
+            models.CheckConstraint(
+                condition=Q(done__lte=F("total")), name="exportjob_done_le_total"
+            ),
         ]
 
     def __str__(self) -> str:

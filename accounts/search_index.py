@@ -91,12 +91,8 @@ def ensure_sqlite_search_index(using: str = "default", **kwargs) -> None:
     if not set(TABLES) <= tables:
         return  # migration 0005 not applied (yet)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name IN (%s)"
-            % ", ".join("%s" for _ in TRIGGERS),
-            list(TRIGGERS),
-        )
-        present = {row[0] for row in cursor.fetchall()}
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        present = {row[0] for row in cursor.fetchall()} & set(TRIGGERS)
         if present != set(TRIGGERS):
             create(cursor)
 

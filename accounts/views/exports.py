@@ -41,7 +41,9 @@ def export_job(request, job_id):
 @office_admin_required
 @require_GET
 def export_progress(request, job_id):
-    return render(request, "accounts/export_job.html#export-progress", _context(_job(request, job_id)))
+    return render(
+        request, "accounts/export_job.html#export-progress", _context(_job(request, job_id))
+    )
 
 
 @office_admin_required

@@ -1,0 +1,95 @@
+"""`manage.py bench` runs end to end on a small office, so it cannot rot."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Sum
+
+from accounts.models import AccessLog, Account, Mailbox, Message, Office
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_runs_on_a_small_office_and_reports_every_part(tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MAILADMIN_EXPORT_BACKGROUND_ROWS = 50
+    out = tmp_path / "bench.json"
+    stdout = io.StringIO()
+    call_command(
+        "bench",
+        "--accounts",
+        "200",
+        "--repeat",
+        "2",
+        "--json",
+        str(out),
+        stdout=stdout,
+        stderr=io.StringIO(),
+    )
+    data = json.loads(out.read_text())
+    assert data["dataset"]["accounts"] == 200
+    assert data["dataset"]["access_rows"] >= 200 * 50
+    assert data["dataset"]["messages"] >= 200 * 20
+
+    lists, others = data["scenarios"][:6], data["scenarios"][6:]
+    assert [s["name"].split(" (")[0].split(" '")[0] for s in data["scenarios"]] == [
+        "default list",
+        "search 김",
+        "search rare ID",
+        "both filters",
+        "sort usage desc",
+        "last page",
+        "detail pane",
+        "sub-account dialog",
+    ]
+    for scenario in lists:
+        # Everything counted, the session and user lookups included.
+        assert 3 <= scenario["ours_queries"] <= 6, scenario
+        assert scenario["admin_queries"] >= 4, scenario
+        assert scenario["ratio"] is not None
+    for scenario in others:
+        assert scenario["ours_queries"] <= 8, scenario
+        assert scenario["admin_median_ms"] is None
+
+    export = data["export"]
+    assert export["rows"] == data["dataset"]["mail_accounts"]
+    assert export["xlsx_peak_rss_mb"] > 0 and export["csv_seconds"] > 0
+    assert export["start_request_status"] == 302 and export["background"] is True
+
+    operations = data["operations"]
+    assert operations["delete_subaccount"]["same_statements"] is True
+    assert operations["empty_mailbox"]["same_statements"] is True
+    assert operations["empty_mailbox"]["big"]["messages"] > 10
+
+    text = stdout.getvalue()
+    assert "default list" in text and "ratio" in text
+
+    # The operations' office is gone again; the bench office stays for reuse.
+    assert list(Office.objects.values_list("domain", flat=True)) == ["bench.example.com"]
+    assert Account.objects.count() == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_reuses_an_office_of_the_right_size(tmp_path, settings):
+    from accounts.bench_data import ensure_dataset
+
+    first = ensure_dataset(domain="bench.example.com", accounts=50)
+    again = ensure_dataset(domain="bench.example.com", accounts=50)
+    assert again.reused and again.office.pk == first.office.pk
+    assert again.access_rows == first.access_rows and again.messages == first.messages
+    # Counters and the denormalised last access agree with the rows.
+    for mailbox in Mailbox.objects.all():
+        messages = Message.objects.filter(mailbox=mailbox)
+        assert mailbox.message_count == messages.count()
+        assert mailbox.used_bytes == (messages.aggregate(s=Sum("size_bytes"))["s"] or 0)
+        newest = (
+            AccessLog.objects.filter(account_id=mailbox.account_id, succeeded=True)
+            .order_by("-at")
+            .first()
+        )
+        assert mailbox.last_access_at == (newest.at if newest else None)
+    rebuilt = ensure_dataset(domain="bench.example.com", accounts=60)
+    assert not rebuilt.reused and Account.objects.count() == 60
