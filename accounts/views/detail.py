@@ -6,7 +6,7 @@ the same pane, so the URL can be bookmarked and works without JavaScript.
 
 The pane makes a constant number of queries whatever the account's history:
 the account with its mailbox (one join), the folders with their message
-count and size (one GROUP BY bounded by the mailbox), and one page of the
+count and size (per-folder aggregates bounded by the mailbox), and one page of the
 access history with its count -- both bounded by the 3-month window and
 served by the ``(account, -at)`` index, so older rows are never read. The
 last access comes from the mailbox's denormalised ``last_access_*`` fields
@@ -20,14 +20,16 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Sum
+from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from accounts.access import access_window_start
-from accounts.models import AccessLog, Account, Folder, Mailbox
+from accounts.models import AccessLog, Account, Folder, Mailbox, Message
 from accounts.scoping import office_admin_required
 
 ACCESS_PAGE_SIZE = 20
@@ -77,12 +79,21 @@ def folder_breakdown(mailbox: Mailbox) -> list[Folder]:
     """Every folder of the mailbox with ``message_total`` and ``size_total``,
     children right after their parent, each with a ``depth``.
 
-    One query: the folders LEFT JOIN their messages, grouped by folder; its
-    cost is bounded by the mailbox (the message index on ``folder``)."""
+    One query: the mailbox's folders, each with two correlated aggregates
+    over its own messages (the ``message_folder`` index). Unlike a
+    LEFT JOIN + GROUP BY, whose plan PostgreSQL may turn into a scan of the
+    whole message table when its statistics are stale, this plan cannot
+    leave the mailbox."""
+    per_folder = Message.objects.filter(folder=OuterRef("pk")).order_by().values("folder")
     folders = list(
         Folder.objects.filter(mailbox=mailbox)
         .select_related("subaccount")
-        .annotate(message_total=Count("messages"), size_total=Sum("messages__size_bytes"))
+        .annotate(
+            message_total=Coalesce(Subquery(per_folder.annotate(n=Count("pk")).values("n")), 0),
+            size_total=Coalesce(
+                Subquery(per_folder.annotate(size=Sum("size_bytes")).values("size")), 0
+            ),
+        )
         .order_by()
     )
     children: dict[int | None, list[Folder]] = {}
@@ -101,7 +112,6 @@ def folder_breakdown(mailbox: Mailbox) -> list[Folder]:
                 continue
             seen.add(folder.pk)
             folder.depth = depth
-            folder.size_total = folder.size_total or 0
             ordered.append(folder)
             walk(folder.pk, depth + 1)
 
@@ -110,7 +120,6 @@ def folder_breakdown(mailbox: Mailbox) -> list[Folder]:
     for folder in folders:
         if folder.pk not in seen:
             folder.depth = 0
-            folder.size_total = folder.size_total or 0
             ordered.append(folder)
     return ordered
 
@@ -174,7 +183,11 @@ def account_detail(request, login_id):
     )
     account.office = request.office
     context = pane_context(request, account)
-    if request.htmx:
-        return render(request, "accounts/account_detail.html#pane", context)
-    context["nav"] = "mail_usage"
-    return render(request, "accounts/account_detail.html", context)
+    if request.htmx and not request.htmx.history_restore_request:
+        response = render(request, "accounts/account_detail.html#pane", context)
+    else:
+        context["nav"] = "mail_usage"
+        response = render(request, "accounts/account_detail.html", context)
+    # The same URL answers a pane or a page: caches must keep them apart.
+    patch_vary_headers(response, ("HX-Request",))
+    return response

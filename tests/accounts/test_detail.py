@@ -402,3 +402,15 @@ def test_account_of_another_office_is_404(admin_client, org, other):
 
 def test_pane_is_read_only(admin_client, org):
     assert admin_client.post(url("minjun.kim")).status_code == 405
+
+
+def test_pane_and_page_are_kept_apart_by_caches(admin_client, org):
+    response = admin_client.get(url("minjun.kim"), **HTMX)
+    assert "HX-Request" in response["Vary"]
+
+
+def test_history_restore_gets_the_full_page(admin_client, org):
+    response = admin_client.get(
+        url("minjun.kim"), HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true"
+    )
+    assert "<html" in response.content.decode()
