@@ -53,7 +53,10 @@ class LastAccess:
 
     @property
     def protocol_label(self) -> str:
-        return Mailbox.Protocol(self.protocol).label if self.protocol else ""
+        try:
+            return Mailbox.Protocol(self.protocol).label
+        except ValueError:
+            return self.protocol.upper()
 
 
 def last_access_in_window(mailbox: Mailbox | None, window_start) -> LastAccess | None:

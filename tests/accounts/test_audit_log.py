@@ -172,14 +172,16 @@ def test_page_links_the_download_with_the_same_filters(admin_client, org, histor
 
 @pytest.mark.parametrize("path", [LOG, EXPORT])
 def test_signed_out_visitor_is_sent_to_the_login(client, org, path):
-    response = client.get(path)
-    assert response.status_code == 302
-    assert response["Location"].startswith("/gabiaedu.com/login/?next=")
+    for response in (client.get(path), client.post(path)):
+        assert response.status_code == 302
+        assert response["Location"].startswith("/gabiaedu.com/login/?next=")
 
 
 @pytest.mark.parametrize("path", [LOG, EXPORT])
 def test_ordinary_account_gets_403(user_client, path):
     assert user_client.get(path).status_code == 403
+    assert user_client.post(path).status_code == 403
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.AUDIT_EXPORT).exists()
 
 
 @pytest.mark.parametrize("path", [LOG, EXPORT])

@@ -379,13 +379,14 @@ def test_history_queries_are_bounded_by_the_window(admin_client, org, frozen):
 
 
 def test_signed_out_visitor_is_sent_to_the_login(client, org):
-    response = client.get(url("minjun.kim"), **HTMX)
-    assert response.status_code == 302
-    assert response["Location"].startswith("/gabiaedu.com/login/?next=")
+    for response in (client.get(url("minjun.kim"), **HTMX), client.post(url("minjun.kim"))):
+        assert response.status_code == 302
+        assert response["Location"].startswith("/gabiaedu.com/login/?next=")
 
 
 def test_ordinary_account_gets_403(user_client):
     assert user_client.get(url("minjun.kim"), **HTMX).status_code == 403
+    assert user_client.post(url("minjun.kim")).status_code == 403
 
 
 def test_admin_of_another_office_gets_404_whatever_the_method(other_admin_client, org):
@@ -414,3 +415,10 @@ def test_history_restore_gets_the_full_page(admin_client, org):
         url("minjun.kim"), HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true"
     )
     assert "<html" in response.content.decode()
+
+
+def test_english_on_request(admin_client, org, frozen):
+    admin_client.cookies["mailadmin_language"] = "en"
+    body = pane(admin_client).content.decode()
+    assert "No access in the last 3 months." in body
+    assert "Sub-account settings" in body
