@@ -133,7 +133,9 @@ def account_update(
             .filter(office_id=account.office_id, is_office_admin=True)
             .order_by("pk")
         )
-        active_admins = {pk for pk, st in admin_rows.values_list("pk", "status") if st == "active"}
+        active_admins = {
+            pk for pk, st in admin_rows.values_list("pk", "status") if st == Account.Status.ACTIVE
+        }
     target = (
         Account.objects.select_for_update(of=("self",))
         .select_related("office")
