@@ -167,7 +167,9 @@ def mail_accounts(office: Office) -> QuerySet:
 def usage_rows(office: Office, params: Mapping[str, Any]) -> tuple[UsageFilterSet, QuerySet]:
     """The filtered, searched and ordered mail accounts for the query
     parameters ``q``, ``subaccounts``, ``status`` and ``sort``."""
-    filterset = UsageFilterSet(_single_values(params), queryset=mail_accounts(office), office=office)
+    filterset = UsageFilterSet(
+        _single_values(params), queryset=mail_accounts(office), office=office
+    )
     return filterset, filterset.qs
 
 
@@ -207,9 +209,7 @@ class UsagePage:
     @property
     def current(self) -> dict[str, str]:
         """The valid filter values in effect ("" where none), for the form."""
-        return {
-            name: self.filterset.cleaned(name) or "" for name in ("q", "subaccounts", "status")
-        }
+        return {name: self.filterset.cleaned(name) or "" for name in ("q", "subaccounts", "status")}
 
     @property
     def page_range(self) -> list:

@@ -296,7 +296,10 @@ def test_paging_keeps_filters_and_sort(admin_client, crowd):
     response = get(admin_client, q="사용자", sort="-login_id", per_page=20, page=2)
     assert ids(response) == [f"user{n:02d}" for n in range(25, 5, -1)]
     body = response.content.decode()
-    assert 'href="?q=%EC%82%AC%EC%9A%A9%EC%9E%90&amp;sort=-login_id&amp;per_page=20&amp;page=3"' in body
+    assert (
+        'href="?q=%EC%82%AC%EC%9A%A9%EC%9E%90&amp;sort=-login_id&amp;per_page=20&amp;page=3"'
+        in body
+    )
     assert 'aria-current="page">2<' in body
 
 
@@ -384,7 +387,7 @@ def test_last_access_is_shown_in_the_office_time_zone(admin_client, people):
     Mailbox.objects.filter(account=people.kim).update(last_access_at=moment)
     body = get(admin_client, q="kim").content.decode()
     seoul = moment + dt.timedelta(hours=9)
-    assert f'{seoul:%Y-%m-%d} 08:30</time>' in body
+    assert f"{seoul:%Y-%m-%d} 08:30</time>" in body
     listing = usage_page(people.office, {"q": "kim"}, now=moment + dt.timedelta(days=95))
     assert listing.rows[0].recent_access_at is None  # out of the window by then
 
@@ -403,7 +406,9 @@ def test_rows_link_to_the_detail_pane_subaccount_dialog_and_empty(admin_client, 
     body = get(admin_client, q="minjun").content.decode()
     detail = "/gabiaedu.com/manage/mail/accounts/minjun.kim/"
     assert f'href="{detail}" hx-get="{detail}" hx-target="#detail-pane"' in body
-    assert f'href="{detail}subaccounts/" hx-get="{detail}subaccounts/" hx-target="#modal-body"' in body
+    assert (
+        f'href="{detail}subaccounts/" hx-get="{detail}subaccounts/" hx-target="#modal-body"' in body
+    )
     assert f'hx-get="{detail}empty/" hx-target="#modal-body"' in body
     assert f'href="{detail}empty/?next=' in body
     assert '<aside id="detail-pane" class="detail-pane"' in body
@@ -439,7 +444,10 @@ def test_manual_labels_in_korean(admin_client, people):
 
 def test_download_link_carries_the_filters(admin_client, people):
     body = get(admin_client, q="kim", status="active", sort="-usage", page=1).content.decode()
-    assert 'href="/gabiaedu.com/manage/mail/accounts/export.xlsx?q=kim&amp;status=active&amp;sort=-usage"' in body
+    assert (
+        'href="/gabiaedu.com/manage/mail/accounts/export.xlsx?q=kim&amp;status=active&amp;sort=-usage"'
+        in body
+    )
 
 
 # -- htmx -------------------------------------------------------------------

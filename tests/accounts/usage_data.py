@@ -25,7 +25,9 @@ def add_subaccount(owner: Account, local_part: str) -> SubAccount:
     sub = SubAccount.objects.create(
         office=owner.office, owner=owner, slot=slot, local_part=local_part, folder=folder
     )
-    Address.objects.create(office=owner.office, local_part=local_part, account=owner, subaccount=sub)
+    Address.objects.create(
+        office=owner.office, local_part=local_part, account=owner, subaccount=sub
+    )
     Account.objects.filter(pk=owner.pk).update(subaccount_count=F("subaccount_count") + 1)
     owner.subaccount_count = slot
     return sub
