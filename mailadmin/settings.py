@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "template_partials",
     "django_tasks",
     "django_tasks_db",
+    # Country names (with their Korean catalogue) for the access history.
+    "django_countries",
     "accounts",
     "subaccounts",
 ]
