@@ -15,13 +15,12 @@ import datetime as dt
 import logging
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts import audit
 from accounts.models import Account, AuditEvent, ExportJob, Office
@@ -42,6 +41,7 @@ def export_job_start(
     job = ExportJob.objects.create(
         office=office,
         requested_by=actor,
+        language=translation.get_language() or "",
         params=params,
         total=total,
         expires=timezone.now() + dt.timedelta(seconds=settings.MAILADMIN_EXPORT_TTL_SECONDS),
@@ -85,7 +85,7 @@ class _Progress:
 
 def export_job_run(*, job_id: str) -> None:
     """The worker's side: write the file, then mark the job ready."""
-    from accounts.exports import roster_export  # the one generator of the roster
+    from accounts.exports import roster_write  # the one writer of the roster
 
     job = ExportJob.objects.select_related("office").get(pk=job_id)
     if job.status != ExportJob.Status.QUEUED:
@@ -93,20 +93,18 @@ def export_job_run(*, job_id: str) -> None:
     ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.RUNNING)
     export_jobs_prune()
     progress = _Progress(job)
-    tmp_dir = Path(settings.MEDIA_ROOT) / "exports" / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
+    folder = Path(settings.MEDIA_ROOT) / "exports" / str(job.office_id) / str(job.pk)
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / "partial.xlsx"
     try:
-        with tempfile.NamedTemporaryFile(dir=tmp_dir, suffix=".xlsx", delete=False) as tmp:
-            filename, rows = roster_export(
-                office=job.office, params=job.params, fileobj=tmp, wrap_rows=progress.wrap
+        with partial.open("wb") as target, translation.override(job.language or None):
+            roster = roster_write(
+                target, office=job.office, params=job.params, wrap_rows=progress.wrap
             )
-        relative = f"exports/{job.office_id}/{job.pk}/{filename}"
-        final = Path(settings.MEDIA_ROOT) / relative
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp.name, final)
+        os.replace(partial, folder / roster.filename)
     except Exception as error:
         logger.exception("export %s failed", job.pk)
-        Path(tmp.name).unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
         ExportJob.objects.filter(pk=job.pk).update(
             status=ExportJob.Status.FAILED, error=str(error)[:2000], finished=timezone.now()
         )
@@ -114,10 +112,10 @@ def export_job_run(*, job_id: str) -> None:
     # The count was taken when the job started; rows may have changed since.
     ExportJob.objects.filter(pk=job.pk).update(
         status=ExportJob.Status.DONE,
-        total=rows,
-        done=rows,
-        file=relative,
-        filename=filename,
+        total=roster.rows,
+        done=roster.rows,
+        file=f"exports/{job.office_id}/{job.pk}/{roster.filename}",
+        filename=roster.filename,
         finished=timezone.now(),
     )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import zoneinfo
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -128,11 +128,19 @@ class Roster:
 
 
 def roster_write(
-    target: IO[bytes], *, office: Office, params: Mapping[str, Any], now=None
+    target: IO[bytes],
+    *,
+    office: Office,
+    params: Mapping[str, Any],
+    now=None,
+    wrap_rows: Callable[[Iterator[list[Any]]], Iterator[list[Any]]] | None = None,
 ) -> Roster:
-    """Write the roster workbook for these list parameters into ``target``."""
+    """Write the roster workbook for these list parameters into ``target``;
+    ``wrap_rows`` sees the rows pass (a background export counts them)."""
     now = now or timezone.now()
     filterset, rows = roster_rows(office, params, now=now)
+    if wrap_rows is not None:
+        rows = wrap_rows(rows)
     count = write_xlsx(
         target,
         title=_("Mail usage status"),

@@ -432,6 +432,7 @@ class ExportJob(models.Model):
         Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     params = models.JSONField(default=dict, blank=True)
+    language = models.CharField(max_length=8, blank=True)  # of the file's header
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)

@@ -89,7 +89,7 @@ def ensure_sqlite_search_index(using: str = "default", **kwargs) -> None:
         return
     tables = set(connection.introspection.table_names(include_views=True))
     if not set(TABLES) <= tables:
-        return  # migration 0005 not applied (yet)
+        return  # migration 0004 not applied (yet)
     with connection.cursor() as cursor:
         cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         present = {row[0] for row in cursor.fetchall()} & set(TRIGGERS)

@@ -20,7 +20,8 @@ from accounts.exports import roster_write
 from accounts.formatting import human_bytes
 from accounts.models import AuditEvent
 from accounts.scoping import get_account_or_404, office_admin_required
-from accounts.selectors import FIRST_DIRECTION, SORT_FIELDS, usage_page
+from accounts.export_jobs import export_job_start
+from accounts.selectors import FIRST_DIRECTION, SORT_FIELDS, usage_page, usage_rows
 from accounts.services import mailbox_empty
 from accounts.xlsx import XLSX_CONTENT_TYPE, spooled_file
 
@@ -62,6 +63,9 @@ def account_list(request):
         "columns": _sort_columns(listing.sort),
         "page_sizes": settings.MAILADMIN_PAGE_SIZES,
         "table_id": TABLE_ID,
+        # A big list is prepared in the background: the link then leads to
+        # the progress page rather than straight to a file.
+        "export_in_background": listing.filtered_count > settings.MAILADMIN_EXPORT_BACKGROUND_ROWS,
     }
     template = "accounts/account_list.html"
     if _wants_table_only(request):
@@ -78,7 +82,22 @@ def account_list(request):
 def account_export(request):
     """④ 목록 다운로드: the accounts the list's parameters select, all pages,
     as .xlsx. The file is complete and its audit event committed before the
-    first byte is sent, so no download goes unrecorded (R8)."""
+    first byte is sent, so no download goes unrecorded (R8).
+
+    More rows than MAILADMIN_EXPORT_BACKGROUND_ROWS: the file is written by
+    the background worker instead; this request only records the job and
+    sends the admin to its progress page (issue 7)."""
+    filterset, queryset = usage_rows(request.office, request.GET)
+    total = queryset.count()
+    if total > settings.MAILADMIN_EXPORT_BACKGROUND_ROWS:
+        job = export_job_start(
+            office=request.office,
+            actor=request.user,
+            params=filterset.applied,
+            total=total,
+            ip=audit.client_ip(request),
+        )
+        return redirect("mail_export_job", domain=request.office.domain, job_id=job.pk)
     target = spooled_file()
     roster = roster_write(target, office=request.office, params=request.GET)
     with transaction.atomic():

@@ -22,6 +22,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("accounts", "0004_export_job")]
+    dependencies = [("accounts", "0003_postgres_trigram_search")]
 
     operations = [migrations.RunPython(forwards, backwards, elidable=False)]
