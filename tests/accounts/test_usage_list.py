@@ -387,7 +387,7 @@ def test_last_access_is_shown_in_the_office_time_zone(admin_client, people):
     Mailbox.objects.filter(account=people.kim).update(last_access_at=moment)
     body = get(admin_client, q="kim").content.decode()
     seoul = moment + dt.timedelta(hours=9)
-    assert f"{seoul:%Y-%m-%d} 08:30</time>" in body
+    assert f"{seoul:%Y-%m-%d}<br>08:30</time>" in body
     listing = usage_page(people.office, {"q": "kim"}, now=moment + dt.timedelta(days=95))
     assert listing.rows[0].recent_access_at is None  # out of the window by then
 
