@@ -58,6 +58,10 @@ TRIGGERS = {
     "VALUES (new.id, new.local_part, new.account_id); END",
 }
 
+# What the usage list's search asks (``%s``: an FTS5 phrase, fts_phrase()).
+ACCOUNT_MATCH = "SELECT rowid FROM account_search_fts WHERE account_search_fts MATCH %s"
+ADDRESS_MATCH = "SELECT account_id FROM address_search_fts WHERE address_search_fts MATCH %s"
+
 # The shortest pattern the trigram index can answer.
 MIN_INDEXED_LENGTH = 3
 

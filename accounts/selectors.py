@@ -20,13 +20,16 @@ from typing import Any
 
 import django_filters
 from django.conf import settings
-from django.core.paginator import Page, Paginator
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
+from django.db import connection
+from django.db.models import F, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts import search_index
 from accounts.access import access_window_start
-from accounts.models import Account, Address, Office
+from accounts.models import Account, Address, Mailbox, Office
 from subaccounts.models import SubAccount
 
 SEARCH_MAX_LENGTH = 100
@@ -135,28 +138,54 @@ def search_condition(office: Office, value: str) -> Q:
 
     ``local@dom`` is read as an address: the part before ``@`` must end the
     local part, the part after it must begin the office's domain.
+
+    The condition is built so an index can answer it (issue 7): on SQLite
+    the FTS5 trigram tables (3+ characters), on PostgreSQL the trigram GIN
+    indexes on ``UPPER(...)``. Shorter text cannot use a trigram index and
+    is matched by a scan; there ``UPPER()`` is left out where case cannot
+    matter (Hangul has none), and addresses are skipped for non-ASCII text
+    because sub-account IDs are ASCII (R5). Addresses are matched with an
+    uncorrelated ``IN (SELECT account_id …)``, computed once rather than
+    per row, and an owner with several matching sub-accounts stays one row.
     """
     value = value.strip()[:SEARCH_MAX_LENGTH]
     if not value:
         return Q()
-    condition = Q(name__icontains=value)
     if "@" in value:
         local, _at, domain = value.rpartition("@")
         if not office.domain.startswith(domain.lower()):
-            return condition
+            return Q(name__icontains=value)
         if not local:
             return Q()  # "@gabia…": every address of the office matches
-        address = {"local_part__iendswith": local}
-        id_match = Q(login_id__iendswith=local)
-    else:
-        address = {"local_part__icontains": value}
-        id_match = Q(login_id__icontains=value)
-    # EXISTS, not a join: an owner with several matching sub-accounts is
-    # still one row, and the count stays a plain COUNT(*).
-    other_addresses = Address.objects.filter(
-        office=office, account=OuterRef("pk"), subaccount__isnull=False, **address
-    )
-    return condition | id_match | Exists(other_addresses)
+        return (
+            Q(name__icontains=value)
+            | Q(login_id__iendswith=local)
+            | Q(pk__in=_subaccount_owners(office, local_part__iendswith=local))
+        )
+    if connection.vendor == "sqlite" and len(value) >= search_index.MIN_INDEXED_LENGTH:
+        phrase = search_index.fts_phrase(value)
+        return Q(pk__in=RawSQL(search_index.ACCOUNT_MATCH, [phrase])) | Q(
+            pk__in=RawSQL(search_index.ADDRESS_MATCH, [phrase])
+        )
+    indexed = len(value) >= search_index.MIN_INDEXED_LENGTH  # PostgreSQL trigram
+    lookup = "icontains" if indexed or value.lower() != value.upper() else "contains"
+    condition = Q(**{f"name__{lookup}": value}) | Q(**{f"login_id__{lookup}": value})
+    if value.isascii():
+        condition |= Q(pk__in=_subaccount_owners(office, **{f"local_part__{lookup}": value}))
+    return condition
+
+
+def is_indexed_search(value: str | None) -> bool:
+    """Whether the search can be answered from an index (then few rows may
+    match, and the list fetches the matches first)."""
+    value = (value or "").strip()
+    return len(value) >= search_index.MIN_INDEXED_LENGTH and "@" not in value
+
+
+def _subaccount_owners(office: Office, **local_part_lookup) -> QuerySet:
+    return Address.objects.filter(
+        office=office, subaccount__isnull=False, **local_part_lookup
+    ).values("account_id")
 
 
 def mail_accounts(office: Office) -> QuerySet:
@@ -218,19 +247,93 @@ class UsagePage:
         )
 
 
+# An indexed search finding at most this many accounts is answered from
+# its matches (fetched without an order, so the planner takes the search
+# index rather than walking the list's order hoping for a hit).
+SEARCH_PROBE_LIMIT = 1000
+
+
+class _CountedPaginator(Paginator):
+    """A paginator told its count: the list counts once, its own way."""
+
+    def __init__(self, count: int, per_page: int):
+        super().__init__([], per_page)
+        self._known_count = count
+
+    @property
+    def count(self) -> int:
+        return self._known_count
+
+
+def _page_number(paginator: Paginator, raw) -> int:
+    try:
+        return paginator.validate_number(raw)
+    except PageNotAnInteger:
+        return 1
+    except EmptyPage:
+        return paginator.num_pages
+
+
+def _addresses_sql() -> str:
+    """The owner's sub-account IDs in slot order, space-separated (IDs hold
+    no spaces, R5), as a correlated subquery of the page's rows."""
+    table = SubAccount._meta.db_table
+    if connection.vendor == "postgresql":
+        return (
+            f"SELECT STRING_AGG(s.local_part, ' ' ORDER BY s.slot) FROM {table} s "
+            f'WHERE s.owner_id = "accounts_account"."id"'
+        )
+    return (
+        f"SELECT GROUP_CONCAT(local_part, ' ') FROM (SELECT s.local_part FROM {table} s "
+        f'WHERE s.owner_id = "accounts_account"."id" ORDER BY s.slot)'
+    )
+
+
 def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsagePage:
     """One page of the list with everything its template shows, in a constant
-    number of queries: the filtered count, the total (only when filtered),
-    the page's rows and one query for the page's sub-account addresses."""
+    number of queries whatever the page size (issue 7):
+
+    - unfiltered: one COUNT of the office's mailboxes (an index-only count,
+      no join) is both the total and the filtered count;
+    - filtered: that COUNT for the total, plus the filtered COUNT -- or, for
+      an indexed search with few matches, the matches' ids instead;
+    - the page's rows with their sub-account IDs aggregated in the same
+      query; a page past the middle is read in the reverse order from the
+      end, so the OFFSET never exceeds half the list.
+    """
     filterset, queryset = usage_rows(office, params)
     per_page = page_size(params)
-    paginator = Paginator(queryset, per_page)
-    page = paginator.get_page(params.get("page"))
-    rows = list(page.object_list)
-    total = mail_accounts(office).count() if filterset.is_filtered else paginator.count
+    total = Mailbox.objects.filter(office=office).count()
+    match_ids = None
+    if not filterset.is_filtered:
+        count = total
+    elif is_indexed_search(filterset.cleaned("q")):
+        probe = list(queryset.order_by().values_list("pk", flat=True)[: SEARCH_PROBE_LIMIT + 1])
+        if len(probe) <= SEARCH_PROBE_LIMIT:
+            match_ids, count = probe, len(probe)
+        else:
+            count = queryset.count()
+    else:
+        count = queryset.count()
+    paginator = _CountedPaginator(count, per_page)
+    number = _page_number(paginator, params.get("page"))
+    offset = (number - 1) * per_page
+    on_page = max(0, min(per_page, count - offset))
+    rows: list[Account] = []
+    if on_page:
+        page_rows = queryset.annotate(sub_ids=RawSQL(_addresses_sql(), []))
+        if match_ids is not None:
+            page_rows = page_rows.filter(pk__in=match_ids)
+        if offset * 2 > count:
+            from_end = count - offset - on_page
+            rows = list(page_rows.reverse()[from_end : from_end + on_page])[::-1]
+        else:
+            rows = list(page_rows[offset : offset + on_page])
+    page = Page(rows, number, paginator)
     window_start = access_window_start(office.time_zone, now or timezone.now())
-    attach_addresses(office, rows)
+    domain = office.domain
     for account in rows:
+        account.subaccount_addresses = [f"{lp}@{domain}" for lp in (account.sub_ids or "").split()]
         last = account.mailbox.last_access_at
         account.recent_access_at = last if last is not None and last >= window_start else None
     return UsagePage(
