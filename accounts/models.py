@@ -139,7 +139,10 @@ class Account(AbstractBaseUser):
             models.Index(
                 fields=["office", "status", "name", "login_id", "id"], name="account_office_status"
             ),
-            models.Index(fields=["office", "subaccount_count"], name="account_office_subcount"),
+            # Status included: the list's two filters count from this index alone.
+            models.Index(
+                fields=["office", "subaccount_count", "status"], name="account_office_subcount"
+            ),
         ]
 
     def __str__(self) -> str:
