@@ -8,6 +8,7 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts and mail")
 
     def ready(self):
-        from accounts.search_index import ensure_sqlite_search_index
+        from accounts.search_index import ensure_sqlite_search_index, refresh_sqlite_statistics
 
         post_migrate.connect(ensure_sqlite_search_index, sender=self)
+        post_migrate.connect(refresh_sqlite_statistics, sender=self)
