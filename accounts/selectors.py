@@ -22,7 +22,7 @@ import django_filters
 from django.conf import settings
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connection
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -315,14 +315,22 @@ def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsageP
     match_ids = None
     if not filterset.is_filtered:
         count = total
-    elif is_indexed_search(filterset.cleaned("q")):
-        probe = list(queryset.order_by().values_list("pk", flat=True)[: SEARCH_PROBE_LIMIT + 1])
-        if len(probe) <= SEARCH_PROBE_LIMIT:
-            match_ids, count = probe, len(probe)
-        else:
-            count = queryset.count()
     else:
-        count = queryset.count()
+        # Counted as "has a mailbox" (a semi-join probing the mailbox's
+        # account index), not through the office-joined mailbox the sorts use.
+        counted = filterset.filter_queryset(
+            Account.objects.filter(office=office).filter(
+                Exists(Mailbox.objects.filter(account_id=OuterRef("pk")))
+            )
+        ).order_by()
+        if is_indexed_search(filterset.cleaned("q")):
+            probe = list(counted.values_list("pk", flat=True)[: SEARCH_PROBE_LIMIT + 1])
+            if len(probe) <= SEARCH_PROBE_LIMIT:
+                match_ids, count = probe, len(probe)
+            else:
+                count = counted.count()
+        else:
+            count = counted.count()
     paginator = _CountedPaginator(count, per_page)
     number = _page_number(paginator, params.get("page"))
     offset = (number - 1) * per_page
