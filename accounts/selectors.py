@@ -170,12 +170,31 @@ def search_condition(office: Office, value: str) -> Q:
         return Q(pk__in=RawSQL(search_index.ACCOUNT_MATCH, [phrase])) | Q(
             pk__in=RawSQL(search_index.ADDRESS_MATCH, [phrase])
         )
-    indexed = len(value) >= search_index.MIN_INDEXED_LENGTH  # PostgreSQL trigram
-    lookup = "icontains" if indexed or value.lower() != value.upper() else "contains"
+    if len(value) >= search_index.MIN_INDEXED_LENGTH:  # PostgreSQL: trigram indexes
+        return Q(pk__in=_trigram_matches(office, value))
+    lookup = "icontains" if value.lower() != value.upper() else "contains"
     condition = Q(**{f"name__{lookup}": value}) | Q(**{f"login_id__{lookup}": value})
     if value.isascii():
         condition |= Q(pk__in=_subaccount_owners(office, **{f"local_part__{lookup}": value}))
     return condition
+
+
+def _trigram_matches(office: Office, value: str) -> RawSQL:
+    """The ids whose name, ID or sub-account address contains ``value``, as
+    a UNION of three trigram index scans. (An OR of the three lets
+    PostgreSQL walk the list's order and filter every row: 100 ms for one
+    hit, where this takes under one.)"""
+    pattern = f"%{connection.ops.prep_for_like_query(value)}%"
+    account = Account._meta.db_table
+    address = Address._meta.db_table
+    sql = (
+        f'SELECT id FROM {account} WHERE office_id = %s AND UPPER("name"::text) LIKE UPPER(%s) '
+        f"UNION SELECT id FROM {account} "
+        f'WHERE office_id = %s AND UPPER("login_id"::text) LIKE UPPER(%s) '
+        f"UNION SELECT account_id FROM {address} WHERE office_id = %s "
+        f'AND subaccount_id IS NOT NULL AND UPPER("local_part"::text) LIKE UPPER(%s)'
+    )
+    return RawSQL(sql, [office.pk, pattern] * 3)
 
 
 def is_indexed_search(value: str | None) -> bool:
