@@ -108,7 +108,11 @@ def usage_rows(context, rows) -> str:
             protocol = mailbox.last_access_protocol
             access = (
                 f'<time datetime="{local.isoformat()}">{local:%Y-%m-%d}<br>{local:%H:%M}</time>'
-                + (f'<span class="muted">{escape(protocols.get(protocol, protocol))}</span>' if protocol else "")
+                + (
+                    f'<span class="muted">{escape(protocols.get(protocol, protocol))}</span>'
+                    if protocol
+                    else ""
+                )
             )
         else:
             access = (
