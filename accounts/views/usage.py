@@ -16,11 +16,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import audit
+from accounts.export_jobs import export_job_start
 from accounts.exports import roster_write
 from accounts.formatting import human_bytes
 from accounts.models import AuditEvent
 from accounts.scoping import get_account_or_404, office_admin_required
-from accounts.export_jobs import export_job_start
 from accounts.selectors import FIRST_DIRECTION, SORT_FIELDS, usage_page, usage_rows
 from accounts.services import mailbox_empty
 from accounts.xlsx import XLSX_CONTENT_TYPE, spooled_file
