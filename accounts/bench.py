@@ -158,25 +158,27 @@ def _rare_fragment(office: Office) -> str:
     """A 3+ character fragment of one account's ID that finds exactly that
     account (in names, IDs and sub-account addresses alike)."""
     candidates = (
-        Account.objects.filter(office=office, mailbox__isnull=False, login_id__regex=r"[0-9]{2}$")
+        Account.objects.filter(office=office, mailbox__isnull=False)
         .order_by("-id")
-        .values_list("login_id", flat=True)[:50]
+        .values_list("login_id", flat=True)[:200]
     )
     for login_id in candidates:
-        fragment = login_id[2:]
-        hits = (
-            Account.objects.filter(office=office, mailbox__isnull=False)
-            .filter(
-                Q(name__icontains=fragment)
-                | Q(login_id__icontains=fragment)
-                | Q(subaccounts__local_part__icontains=fragment)
+        for fragment in (login_id[2:], login_id[1:], login_id):
+            if len(fragment) < 3:
+                continue
+            hits = (
+                Account.objects.filter(office=office, mailbox__isnull=False)
+                .filter(
+                    Q(name__icontains=fragment)
+                    | Q(login_id__icontains=fragment)
+                    | Q(subaccounts__local_part__icontains=fragment)
+                )
+                .values("id")
+                .distinct()
+                .count()
             )
-            .values("id")
-            .distinct()
-            .count()
-        )
-        if hits == 1 and len(fragment) >= 3:
-            return fragment
+            if hits == 1:
+                return fragment
     raise RuntimeError("no rare ID fragment found in the bench office")
 
 

@@ -1,0 +1,103 @@
+"""The usage list's fast paths (issue 7) select exactly what the plain
+queryset selects: pages read from the end, searches answered from their
+matches, counts without the join."""
+
+from __future__ import annotations
+
+import pytest
+from django.db.models import Q
+
+from accounts import selectors
+from accounts.models import Account, Mailbox
+from accounts.selectors import usage_page, usage_rows
+from tests.accounts.usage_data import add_subaccount, set_usage
+from tests.factories import make_account
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def office(org):
+    for n in range(47):
+        account = make_account(
+            org.office,
+            f"member{n:02d}",
+            ["김민수", "이영희", "박철수", "Kim Mina", "최가람"][n % 5] + f"{n % 7}",
+            status=Account.Status.SUSPENDED if n % 9 == 0 else Account.Status.ACTIVE,
+        )
+        set_usage(account, (n * 37) % 11 * 1000)
+        if n % 4 == 0:
+            add_subaccount(account, f"member{n:02d}-biz")
+    Mailbox.objects.filter(account__login_id__endswith="3").update(quota_bytes=None)
+    return org
+
+
+def every_row(office, params):
+    _filterset, queryset = usage_rows(office, params)
+    return [a.login_id for a in queryset]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"sort": "-usage"},
+        {"sort": "share"},
+        {"sort": "-share"},
+        {"sort": "last_access"},
+        {"sort": "-login_id"},
+        {"status": "active", "sort": "-name"},
+        {"subaccounts": "unused", "q": "mi"},
+    ],
+)
+@pytest.mark.parametrize("per_page", [20, 50])
+def test_every_page_equals_the_slice_of_the_whole_order(office, params, per_page):
+    expected = every_row(office.office, params)
+    pages = -(-len(expected) // per_page)
+    seen = []
+    for number in range(1, pages + 1):
+        page = usage_page(office.office, {**params, "per_page": per_page, "page": number})
+        assert page.page.number == number
+        assert page.filtered_count == len(expected)
+        seen += [a.login_id for a in page.rows]
+    assert seen == expected
+
+
+@pytest.mark.parametrize("q", ["김민", "김", "kim", "KIM M", "member1", "-biz", "mber04-b", "수3"])
+def test_search_paths_agree_with_a_plain_substring_match(office, q):
+    expected = set(
+        Account.objects.filter(office=office.office, mailbox__isnull=False)
+        .filter(
+            Q(name__icontains=q)
+            | Q(login_id__icontains=q)
+            | Q(subaccounts__local_part__icontains=q)
+        )
+        .values_list("login_id", flat=True)
+    )
+    page = usage_page(office.office, {"q": q, "per_page": 100})
+    assert {a.login_id for a in page.rows} == expected
+    assert page.filtered_count == len(expected)
+
+
+def test_many_matches_are_counted_rather_than_listed(office, monkeypatch):
+    monkeypatch.setattr(selectors, "SEARCH_PROBE_LIMIT", 3)
+    page = usage_page(office.office, {"q": "member", "per_page": 20, "page": 2})
+    assert page.filtered_count == 47
+    assert [a.login_id for a in page.rows] == every_row(office.office, {"q": "member"})[20:40]
+
+
+def test_sub_account_addresses_come_with_the_page_in_slot_order(office):
+    owner = Account.objects.get(login_id="member04")
+    add_subaccount(owner, "member04-zeta")
+    page = usage_page(office.office, {"q": "member04", "per_page": 20})
+    (row,) = page.rows
+    assert row.subaccount_addresses == [
+        "member04-biz@gabiaedu.com",
+        "member04-zeta@gabiaedu.com",
+    ]
+
+
+def test_total_counts_mailboxes_of_the_office_only(office, other):
+    page = usage_page(office.office, {"status": "suspended"})
+    assert page.total == Mailbox.objects.filter(office=office.office).count()
+    assert page.filtered_count == len(every_row(office.office, {"status": "suspended"}))
