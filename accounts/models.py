@@ -246,6 +246,44 @@ class Mailbox(models.Model):
         return self.last_access_at
 
 
+class MailListing(models.Model):
+    """The usage list's read model: one narrow row per account that uses
+    mail, with the columns the list filters and searches on.
+
+    Counting the list through Account needs a join to Mailbox for every
+    candidate row ("uses mail"); here that is already decided, so the
+    filtered count is a scan of one narrow table or an index range. Rows are
+    written only by database triggers (migration 0007, restored after every
+    migrate by :mod:`accounts.search_index`): a mailbox insert adds the row,
+    a mailbox delete removes it, an account change updates it. Django never
+    writes it.
+    """
+
+    account = models.OneToOneField(
+        Account,
+        primary_key=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    office = models.ForeignKey(
+        Office, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    name = models.CharField(max_length=100)
+    login_id = models.CharField(max_length=64)
+    status = models.CharField(max_length=10)
+    subaccount_count = models.PositiveSmallIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["office", "status", "subaccount_count"], name="listing_status"),
+            models.Index(fields=["office", "subaccount_count"], name="listing_subcount"),
+        ]
+
+    def __str__(self) -> str:
+        return self.login_id
+
+
 class Folder(models.Model):
     class Role(models.TextChoices):
         INBOX = "inbox", _("Inbox")

@@ -1,4 +1,10 @@
-"""An indexed substring search for SQLite (PostgreSQL has trigram GIN
+"""Database-kept structures behind the usage list (issue 7).
+
+1. The mail listing (``accounts_maillisting``, model MailListing): one
+   narrow row per account that uses mail, kept by triggers on both
+   databases, so the list counts without a join.
+
+2. An indexed substring search for SQLite (PostgreSQL has trigram GIN
 indexes, migration 0003).
 
 SQLite has no index that serves ``LIKE '%…%'``; its FTS5 ``trigram``
@@ -58,6 +64,87 @@ TRIGGERS = {
     "VALUES (new.id, new.local_part, new.account_id); END",
 }
 
+LISTING_COLUMNS = "account_id, office_id, name, login_id, status, subaccount_count"
+LISTING_FILL = (
+    f"INSERT INTO accounts_maillisting ({LISTING_COLUMNS}) "
+    "SELECT a.id, a.office_id, a.name, a.login_id, a.status, a.subaccount_count "
+    "FROM accounts_account a JOIN accounts_mailbox m ON m.account_id = a.id"
+)
+_LISTING_SET = (
+    "office_id = new.office_id, name = new.name, login_id = new.login_id, "
+    "status = new.status, subaccount_count = new.subaccount_count"
+)
+_LISTING_WATCHED = "office_id, name, login_id, status, subaccount_count"
+
+SQLITE_LISTING_TRIGGERS = {
+    "listing_mailbox_ai": "CREATE TRIGGER IF NOT EXISTS listing_mailbox_ai "
+    "AFTER INSERT ON accounts_mailbox BEGIN "
+    f"INSERT OR REPLACE INTO accounts_maillisting ({LISTING_COLUMNS}) "
+    "SELECT id, office_id, name, login_id, status, subaccount_count "
+    "FROM accounts_account WHERE id = new.account_id; END",
+    "listing_mailbox_ad": "CREATE TRIGGER IF NOT EXISTS listing_mailbox_ad "
+    "AFTER DELETE ON accounts_mailbox BEGIN "
+    "DELETE FROM accounts_maillisting WHERE account_id = old.account_id; END",
+    "listing_account_au": "CREATE TRIGGER IF NOT EXISTS listing_account_au "
+    f"AFTER UPDATE OF {_LISTING_WATCHED} ON accounts_account BEGIN "
+    f"UPDATE accounts_maillisting SET {_LISTING_SET} WHERE account_id = new.id; END",
+    "listing_account_ad": "CREATE TRIGGER IF NOT EXISTS listing_account_ad "
+    "AFTER DELETE ON accounts_account BEGIN "
+    "DELETE FROM accounts_maillisting WHERE account_id = old.id; END",
+}
+
+PG_LISTING = [
+    "CREATE OR REPLACE FUNCTION listing_from_mailbox() RETURNS trigger AS $$ BEGIN "
+    "IF TG_OP = 'INSERT' THEN "
+    f"INSERT INTO accounts_maillisting ({LISTING_COLUMNS}) "
+    "SELECT id, office_id, name, login_id, status, subaccount_count "
+    "FROM accounts_account WHERE id = NEW.account_id "
+    f"ON CONFLICT (account_id) DO UPDATE SET {_LISTING_SET.replace('new.', 'EXCLUDED.')}; "
+    "RETURN NEW; END IF; "
+    "DELETE FROM accounts_maillisting WHERE account_id = OLD.account_id; RETURN OLD; "
+    "END $$ LANGUAGE plpgsql",
+    "CREATE OR REPLACE FUNCTION listing_from_account() RETURNS trigger AS $$ BEGIN "
+    "IF TG_OP = 'UPDATE' THEN "
+    f"UPDATE accounts_maillisting SET {_LISTING_SET.replace('new.', 'NEW.')} "
+    "WHERE account_id = NEW.id; RETURN NEW; END IF; "
+    "DELETE FROM accounts_maillisting WHERE account_id = OLD.id; RETURN OLD; "
+    "END $$ LANGUAGE plpgsql",
+    "DROP TRIGGER IF EXISTS listing_mailbox ON accounts_mailbox",
+    "CREATE TRIGGER listing_mailbox AFTER INSERT OR DELETE ON accounts_mailbox "
+    "FOR EACH ROW EXECUTE FUNCTION listing_from_mailbox()",
+    "DROP TRIGGER IF EXISTS listing_account ON accounts_account",
+    f"CREATE TRIGGER listing_account AFTER UPDATE OF {_LISTING_WATCHED} OR DELETE "
+    "ON accounts_account FOR EACH ROW EXECUTE FUNCTION listing_from_account()",
+]
+PG_LISTING_DROP = [
+    "DROP TRIGGER IF EXISTS listing_mailbox ON accounts_mailbox",
+    "DROP TRIGGER IF EXISTS listing_account ON accounts_account",
+    "DROP FUNCTION IF EXISTS listing_from_mailbox()",
+    "DROP FUNCTION IF EXISTS listing_from_account()",
+]
+
+
+def create_listing(cursor, vendor: str) -> None:
+    """Install the listing's triggers and fill it from the tables."""
+    if vendor == "postgresql":
+        for sql in PG_LISTING:
+            cursor.execute(sql)
+    else:
+        for sql in SQLITE_LISTING_TRIGGERS.values():
+            cursor.execute(sql)
+    cursor.execute("DELETE FROM accounts_maillisting")
+    cursor.execute(LISTING_FILL)
+
+
+def drop_listing(cursor, vendor: str) -> None:
+    if vendor == "postgresql":
+        for sql in PG_LISTING_DROP:
+            cursor.execute(sql)
+    else:
+        for name in SQLITE_LISTING_TRIGGERS:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+
+
 # What the usage list's search asks (``%s``: an FTS5 phrase, fts_phrase()).
 ACCOUNT_MATCH = "SELECT rowid FROM account_search_fts WHERE account_search_fts MATCH %s"
 ADDRESS_MATCH = "SELECT account_id FROM address_search_fts WHERE address_search_fts MATCH %s"
@@ -85,20 +172,21 @@ def drop(cursor) -> None:
 
 def ensure_sqlite_search_index(using: str = "default", **kwargs) -> None:
     """post_migrate: put back triggers a table rebuild removed, and refill
-    the index if any was missing (rows may have changed meanwhile)."""
+    the index or listing if any was missing (rows may have changed
+    meanwhile). PostgreSQL keeps triggers through ALTER TABLE."""
     from django.db import connections
 
     connection = connections[using]
     if connection.vendor != "sqlite":
         return
     tables = set(connection.introspection.table_names(include_views=True))
-    if not set(TABLES) <= tables:
-        return  # migration 0004 not applied (yet)
     with connection.cursor() as cursor:
         cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-        present = {row[0] for row in cursor.fetchall()} & set(TRIGGERS)
-        if present != set(TRIGGERS):
+        present = {row[0] for row in cursor.fetchall()}
+        if set(TABLES) <= tables and not set(TRIGGERS) <= present:
             create(cursor)
+        if "accounts_maillisting" in tables and not set(SQLITE_LISTING_TRIGGERS) <= present:
+            create_listing(cursor, "sqlite")
 
 
 def fts_phrase(text: str) -> str:

@@ -1,0 +1,77 @@
+"""The usage list's read model follows accounts and mailboxes, whatever
+writes them (triggers, on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from accounts.models import Account, Mailbox, MailListing
+from accounts.search_index import SQLITE_LISTING_TRIGGERS, ensure_sqlite_search_index
+from accounts.services import mailbox_create
+from tests.factories import make_account
+
+pytestmark = pytest.mark.django_db
+
+
+def listing(office):
+    return {
+        row.login_id: (row.name, row.status, row.subaccount_count)
+        for row in MailListing.objects.filter(office=office)
+    }
+
+
+def test_one_row_per_account_that_uses_mail(org, other):
+    assert set(listing(org.office)) == {
+        "admin",
+        "minjun.kim",
+        "seoyeon.lee",
+        "jiho.park",
+        "team-sales",
+        "help",
+    }  # "nomail" has no mailbox
+
+
+def test_rows_follow_account_changes_and_mailbox_inserts_and_deletes(org):
+    account = make_account(org.office, "late", "늦은사람", mail=False)
+    assert "late" not in listing(org.office)
+    mailbox_create(account=account)
+    assert listing(org.office)["late"] == ("늦은사람", "active", 0)
+
+    Account.objects.filter(pk=account.pk).update(
+        name="바뀐이름", status="suspended", subaccount_count=2
+    )
+    assert listing(org.office)["late"] == ("바뀐이름", "suspended", 2)
+    account.refresh_from_db()
+    account.name = "다시"
+    account.save()
+    assert listing(org.office)["late"][0] == "다시"
+
+    Mailbox.objects.filter(account=account).delete()
+    assert "late" not in listing(org.office)
+    mailbox_create(account=account)
+    account.delete()
+    assert not MailListing.objects.filter(account_id=account.pk).exists()
+
+
+def test_bulk_inserts_are_listed_too(org):
+    accounts = Account.objects.bulk_create(
+        Account(office=org.office, login_id=f"bulk{n}", email=f"bulk{n}@x", name=f"벌크{n}")
+        for n in range(3)
+    )
+    Mailbox.objects.bulk_create(Mailbox(account=a, office=org.office) for a in accounts)
+    assert {"bulk0", "bulk1", "bulk2"} <= set(listing(org.office))
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite rebuilds tables to alter them")
+def test_triggers_lost_to_a_table_rebuild_come_back_with_the_rows(org):
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER listing_mailbox_ai")
+    account = make_account(org.office, "unseen", "안보임")
+    assert "unseen" not in listing(org.office)
+    ensure_sqlite_search_index(using="default")
+    assert "unseen" in listing(org.office)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        assert set(SQLITE_LISTING_TRIGGERS) <= {row[0] for row in cursor.fetchall()}
+    assert account.pk
