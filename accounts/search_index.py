@@ -145,6 +145,68 @@ def drop_listing(cursor, vendor: str) -> None:
             cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
 
 
+# SQLite: 1- and 2-character grams (those holding a non-ASCII character) of
+# every listed account's name and ID -- the "different path" for a Hangul
+# search of one or two syllables, which no trigram can serve: ``김`` is then
+# an index range rather than a LIKE over every name. Kept by triggers on
+# the listing (itself kept by triggers).
+_POSITIONS = "(VALUES " + ", ".join(f"({k})" for k in range(1, 101)) + ")"
+_GRAMS_OF_NEW = (
+    "INSERT OR IGNORE INTO listing_gram (office_id, gram, account_id) "
+    "SELECT new.office_id, lower(substr(src.s, k.column1, n.column1)), new.account_id "
+    "FROM (SELECT new.name AS s UNION ALL SELECT new.login_id) AS src, "
+    f"{_POSITIONS} AS k, (VALUES (1), (2)) AS n "
+    "WHERE k.column1 + n.column1 - 1 <= length(src.s) "
+    "AND substr(src.s, k.column1, n.column1) GLOB '*[^ -~]*'"
+)
+GRAM_TABLE = (
+    "CREATE TABLE IF NOT EXISTS listing_gram (office_id integer NOT NULL, gram text NOT NULL, "
+    "account_id integer NOT NULL, PRIMARY KEY (office_id, gram, account_id)) WITHOUT ROWID"
+)
+GRAM_INDEX = "CREATE INDEX IF NOT EXISTS listing_gram_account ON listing_gram (account_id)"
+GRAM_TRIGGERS = {
+    "listing_gram_ai": "CREATE TRIGGER IF NOT EXISTS listing_gram_ai "
+    f"AFTER INSERT ON accounts_maillisting BEGIN {_GRAMS_OF_NEW}; END",
+    "listing_gram_ad": "CREATE TRIGGER IF NOT EXISTS listing_gram_ad "
+    "AFTER DELETE ON accounts_maillisting BEGIN "
+    "DELETE FROM listing_gram WHERE account_id = old.account_id; END",
+    "listing_gram_au": "CREATE TRIGGER IF NOT EXISTS listing_gram_au "
+    "AFTER UPDATE OF office_id, name, login_id ON accounts_maillisting BEGIN "
+    f"DELETE FROM listing_gram WHERE account_id = old.account_id; {_GRAMS_OF_NEW}; END",
+}
+GRAM_FILL = (
+    "INSERT OR IGNORE INTO listing_gram (office_id, gram, account_id) "
+    "SELECT src.office_id, lower(substr(src.s, k.column1, n.column1)), src.account_id "
+    "FROM (SELECT office_id, account_id, name AS s FROM accounts_maillisting "
+    "UNION ALL SELECT office_id, account_id, login_id FROM accounts_maillisting) AS src, "
+    f"{_POSITIONS} AS k, (VALUES (1), (2)) AS n "
+    "WHERE k.column1 + n.column1 - 1 <= length(src.s) "
+    "AND substr(src.s, k.column1, n.column1) GLOB '*[^ -~]*'"
+)
+GRAM_MATCH = "SELECT account_id FROM listing_gram WHERE office_id = %s AND gram = lower(%s)"
+
+
+def create_grams(cursor) -> None:
+    cursor.execute(GRAM_TABLE)
+    cursor.execute(GRAM_INDEX)
+    cursor.execute("DELETE FROM listing_gram")
+    cursor.execute(GRAM_FILL)
+    for sql in GRAM_TRIGGERS.values():
+        cursor.execute(sql)
+
+
+def drop_grams(cursor) -> None:
+    for name in GRAM_TRIGGERS:
+        cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+    cursor.execute("DROP TABLE IF EXISTS listing_gram")
+
+
+def gram_searchable(value: str) -> bool:
+    """A 1-2 character search holding a non-ASCII character (a Hangul
+    syllable or two): answered from ``listing_gram`` on SQLite."""
+    return 1 <= len(value) <= 2 and not value.isascii()
+
+
 # What the usage list's search asks (``%s``: an FTS5 phrase, fts_phrase()).
 ACCOUNT_MATCH = "SELECT rowid FROM account_search_fts WHERE account_search_fts MATCH %s"
 ADDRESS_MATCH = "SELECT account_id FROM address_search_fts WHERE address_search_fts MATCH %s"
@@ -187,6 +249,8 @@ def ensure_sqlite_search_index(using: str = "default", **kwargs) -> None:
             create(cursor)
         if "accounts_maillisting" in tables and not set(SQLITE_LISTING_TRIGGERS) <= present:
             create_listing(cursor, "sqlite")
+        if "listing_gram" in tables and not set(GRAM_TRIGGERS) <= present:
+            create_grams(cursor)
 
 
 def fts_phrase(text: str) -> str:

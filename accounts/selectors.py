@@ -165,6 +165,8 @@ def search_condition(office: Office, value: str, *, pk: str = "pk") -> Q:
             | Q(login_id__iendswith=local)
             | Q(**{f"{pk}__in": _subaccount_owners(office, local_part__iendswith=local)})
         )
+    if connection.vendor == "sqlite" and search_index.gram_searchable(value):
+        return Q(**{f"{pk}__in": RawSQL(search_index.GRAM_MATCH, [office.pk, value])})
     if connection.vendor == "sqlite" and len(value) >= search_index.MIN_INDEXED_LENGTH:
         phrase = search_index.fts_phrase(value)
         return Q(**{f"{pk}__in": RawSQL(search_index.ACCOUNT_MATCH, [phrase])}) | Q(

@@ -75,3 +75,22 @@ def test_triggers_lost_to_a_table_rebuild_come_back_with_the_rows(org):
         cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         assert set(SQLITE_LISTING_TRIGGERS) <= {row[0] for row in cursor.fetchall()}
     assert account.pk
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's gram table only")
+def test_short_hangul_searches_follow_renames(org):
+    from accounts.selectors import usage_page
+
+    def found(q):
+        return {a.login_id for a in usage_page(org.office, {"q": q, "per_page": 100}).rows}
+
+    account = make_account(org.office, "rename.me", "홍길동")
+    assert found("길") == {"rename.me"} and found("길동") == {"rename.me"}
+    Account.objects.filter(pk=account.pk).update(name="임꺽정")
+    assert found("길") == set() and found("꺽정") == {"rename.me"}
+    assert found("김") == {"minjun.kim"}  # 김민준; "nomail" (메일없음) has no mailbox
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER listing_gram_au")
+    ensure_sqlite_search_index(using="default")
+    Account.objects.filter(pk=account.pk).update(name="장길산")
+    assert found("길산") == {"rename.me"}
