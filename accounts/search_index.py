@@ -184,6 +184,7 @@ GRAM_FILL = (
     "AND substr(src.s, k.column1, n.column1) GLOB '*[^ -~]*'"
 )
 GRAM_MATCH = "SELECT account_id FROM listing_gram WHERE office_id = %s AND gram = lower(%s)"
+GRAM_COUNT = "SELECT COUNT(*) FROM listing_gram WHERE office_id = %s AND gram = lower(%s)"
 
 
 def create_grams(cursor) -> None:

@@ -135,19 +135,23 @@ class UsageFilterSet(django_filters.FilterSet):
         return any(self.cleaned(name) for name in ("q", "subaccounts", "status"))
 
 
-def search_condition(office: Office, value: str, *, pk: str = "pk") -> Q:
+def search_condition(office: Office, value: str, *, pk: str = "pk", indexed: bool = False) -> Q:
     """Case-insensitive substring of the name or the ID, or of any address
     of the account (a sub-account's address finds its owner).
 
     ``local@dom`` is read as an address: the part before ``@`` must end the
     local part, the part after it must begin the office's domain.
 
-    The condition is built so an index can answer it (issue 7): on SQLite
-    the FTS5 trigram tables (3+ characters), on PostgreSQL the trigram GIN
-    indexes on ``UPPER(...)``. Shorter text cannot use a trigram index and
-    is matched by a scan; there ``UPPER()`` is left out where case cannot
-    matter (Hangul has none), and addresses are skipped for non-ASCII text
-    because sub-account IDs are ASCII (R5). Addresses are matched with an
+    Two forms select the same rows (issue 7). The plain form (``LIKE``) lets
+    the database walk the list's order and stop after a page: right when
+    many rows match. The ``indexed`` form asks an index for the matches
+    (SQLite: FTS5 trigram tables for 3+ characters, gram table for 1-2
+    Hangul syllables; PostgreSQL: a UNION of three trigram index scans):
+    right for counting, and for the page when few rows match.
+
+    In the plain form ``UPPER()`` is left out where case cannot matter
+    (Hangul has none), and addresses are skipped for non-ASCII text because
+    sub-account IDs are ASCII (R5). Addresses are matched with an
     uncorrelated ``IN (SELECT account_id …)``, computed once rather than
     per row, and an owner with several matching sub-accounts stays one row.
     """
@@ -165,22 +169,33 @@ def search_condition(office: Office, value: str, *, pk: str = "pk") -> Q:
             | Q(login_id__iendswith=local)
             | Q(**{f"{pk}__in": _subaccount_owners(office, local_part__iendswith=local)})
         )
-    if connection.vendor == "sqlite" and search_index.gram_searchable(value):
-        return Q(**{f"{pk}__in": RawSQL(search_index.GRAM_MATCH, [office.pk, value])})
-    if connection.vendor == "sqlite" and len(value) >= search_index.MIN_INDEXED_LENGTH:
+    if indexed and has_search_index(value):
+        if connection.vendor == "postgresql":
+            return Q(**{f"{pk}__in": _trigram_matches(office, value)})
+        if search_index.gram_searchable(value):
+            return Q(**{f"{pk}__in": RawSQL(search_index.GRAM_MATCH, [office.pk, value])})
         phrase = search_index.fts_phrase(value)
         return Q(**{f"{pk}__in": RawSQL(search_index.ACCOUNT_MATCH, [phrase])}) | Q(
             **{f"{pk}__in": RawSQL(search_index.ADDRESS_MATCH, [phrase])}
         )
-    if len(value) >= search_index.MIN_INDEXED_LENGTH:  # PostgreSQL: trigram indexes
-        return Q(**{f"{pk}__in": _trigram_matches(office, value)})
-    lookup = "icontains" if value.lower() != value.upper() else "contains"
+    trigram = connection.vendor == "postgresql" and len(value) >= search_index.MIN_INDEXED_LENGTH
+    lookup = "icontains" if trigram or value.lower() != value.upper() else "contains"
     condition = Q(**{f"name__{lookup}": value}) | Q(**{f"login_id__{lookup}": value})
     if value.isascii():
         condition |= Q(
             **{f"{pk}__in": _subaccount_owners(office, **{f"local_part__{lookup}": value})}
         )
     return condition
+
+
+def has_search_index(value: str | None) -> bool:
+    """Whether an index can answer this search (see search_condition)."""
+    value = (value or "").strip()[:SEARCH_MAX_LENGTH]
+    if not value or "@" in value:
+        return False
+    if len(value) >= search_index.MIN_INDEXED_LENGTH:
+        return True
+    return connection.vendor == "sqlite" and search_index.gram_searchable(value)
 
 
 def _trigram_matches(office: Office, value: str) -> RawSQL:
@@ -199,13 +214,6 @@ def _trigram_matches(office: Office, value: str) -> RawSQL:
         f'AND subaccount_id IS NOT NULL AND UPPER("local_part"::text) LIKE UPPER(%s)'
     )
     return RawSQL(sql, [office.pk, pattern] * 3)
-
-
-def is_indexed_search(value: str | None) -> bool:
-    """Whether the search can be answered from an index (then few rows may
-    match, and the list fetches the matches first)."""
-    value = (value or "").strip()
-    return len(value) >= search_index.MIN_INDEXED_LENGTH and "@" not in value
 
 
 def _subaccount_owners(office: Office, **local_part_lookup) -> QuerySet:
@@ -278,9 +286,8 @@ class UsagePage:
         )
 
 
-# An indexed search finding at most this many accounts is answered from
-# its matches (fetched without an order, so the planner takes the search
-# index rather than walking the list's order hoping for a hit).
+# An indexed search finding at most this many accounts gets its page from
+# the index's matches (sorted after), not from a walk of the list's order.
 SEARCH_PROBE_LIMIT = 1000
 
 
@@ -334,8 +341,29 @@ def listing_matches(office: Office, filterset: UsageFilterSet) -> QuerySet:
         rows = rows.filter(subaccount_count=0)
     q = filterset.cleaned("q")
     if q:
-        rows = rows.filter(search_condition(office, q, pk="account_id"))
+        rows = rows.filter(search_condition(office, q, pk="account_id", indexed=True))
     return rows
+
+
+def _counts(office: Office, filterset: UsageFilterSet) -> tuple[int, int]:
+    """(filtered, total) in one query: the listing's matches and the
+    office's mailboxes (an index-only count)."""
+    q = (filterset.cleaned("q") or "").strip()[:SEARCH_MAX_LENGTH]
+    only_search = not filterset.cleaned("status") and not filterset.cleaned("subaccounts")
+    if connection.vendor == "sqlite" and only_search and search_index.gram_searchable(q):
+        # Every gram row is a listed account: count the index range itself.
+        filtered_sql, params = search_index.GRAM_COUNT, [office.pk, q]
+    else:
+        sql, params = listing_matches(office, filterset).values("pk").query.sql_with_params()
+        filtered_sql = f"SELECT COUNT(*) FROM ({sql}) matches"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT ({filtered_sql}), "
+            f"(SELECT COUNT(*) FROM {Mailbox._meta.db_table} WHERE office_id = %s)",
+            [*params, office.pk],
+        )
+        filtered, total = cursor.fetchone()
+    return filtered, total
 
 
 def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsagePage:
@@ -344,28 +372,23 @@ def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsageP
 
     - unfiltered: one COUNT of the office's mailboxes (an index-only count,
       no join) is both the total and the filtered count;
-    - filtered: that COUNT for the total, plus the filtered COUNT -- or, for
-      an indexed search with few matches, the matches' ids instead;
+    - filtered: one query with that COUNT and the filtered COUNT, taken from
+      the narrow listing table (no join) and the search's index;
     - the page's rows with their sub-account IDs aggregated in the same
-      query; a page past the middle is read in the reverse order from the
-      end, so the OFFSET never exceeds half the list.
+      query; with few search matches they come from the search's index,
+      otherwise from a walk of the list's order; a page past the middle is
+      read in the reverse order from the end, so the OFFSET never exceeds
+      half the list.
     """
     filterset, queryset = usage_rows(office, params)
     per_page = page_size(params)
-    total = Mailbox.objects.filter(office=office).count()
-    match_ids = None
+    few_matches = None
     if not filterset.is_filtered:
-        count = total
+        count = total = Mailbox.objects.filter(office=office).count()
     else:
-        counted = listing_matches(office, filterset)
-        if is_indexed_search(filterset.cleaned("q")):
-            probe = list(counted.values_list("account_id", flat=True)[: SEARCH_PROBE_LIMIT + 1])
-            if len(probe) <= SEARCH_PROBE_LIMIT:
-                match_ids, count = probe, len(probe)
-            else:
-                count = counted.count()
-        else:
-            count = counted.count()
+        count, total = _counts(office, filterset)
+        if count <= SEARCH_PROBE_LIMIT and has_search_index(filterset.cleaned("q")):
+            few_matches = listing_matches(office, filterset).values("account_id")
     paginator = _CountedPaginator(count, per_page)
     number = _page_number(paginator, params.get("page"))
     offset = (number - 1) * per_page
@@ -373,8 +396,10 @@ def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsageP
     rows: list[Account] = []
     if on_page:
         page_rows = queryset.annotate(sub_ids=RawSQL(_addresses_sql(), []))
-        if match_ids is not None:
-            page_rows = page_rows.filter(pk__in=match_ids)
+        if few_matches is not None:
+            # Few matches: let the index hand them over and sort just those,
+            # rather than walking the whole order to find them.
+            page_rows = page_rows.filter(pk__in=few_matches)
         if offset * 2 > count:
             from_end = count - offset - on_page
             rows = list(page_rows.reverse()[from_end : from_end + on_page])[::-1]

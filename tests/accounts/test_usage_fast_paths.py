@@ -80,7 +80,7 @@ def test_search_paths_agree_with_a_plain_substring_match(office, q):
 
 
 def test_many_matches_are_counted_rather_than_listed(office, monkeypatch):
-    monkeypatch.setattr(selectors, "SEARCH_PROBE_LIMIT", 3)
+    monkeypatch.setattr(selectors, "SEARCH_PROBE_LIMIT", 3)  # "member": 47 matches
     page = usage_page(office.office, {"q": "member", "per_page": 20, "page": 2})
     assert page.filtered_count == 47
     assert [a.login_id for a in page.rows] == every_row(office.office, {"q": "member"})[20:40]
