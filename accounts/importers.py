@@ -82,7 +82,7 @@ class _UserResolver:
             chunk = keys[start : start + 500]
             found = dict(
                 Address.objects.filter(office=self.office)
-                .alias(lp=Lower("local_part"))
+                .annotate(lp=Lower("local_part"))
                 .filter(lp__in=chunk)
                 .values_list("lp", "account_id")
             )
