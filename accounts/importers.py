@@ -246,9 +246,7 @@ def import_access_log(
     time_zone: dt.tzinfo | None = None,
     batch_size: int = 5000,
 ) -> AccessImportStats:
-    importer = AccessLogImporter(
-        office=office, now=now, time_zone=time_zone, batch_size=batch_size
-    )
+    importer = AccessLogImporter(office=office, now=now, time_zone=time_zone, batch_size=batch_size)
     importer.feed(lines)
     return importer.finish()
 
@@ -495,4 +493,3 @@ def _folder_label(folder: Folder) -> str:
         names.append(current.name)
         current = current.parent
     return "/".join(reversed(names))
-

@@ -83,9 +83,7 @@ def _office_filter(domain: str | None, column: str = "o.domain") -> str:
 
 
 def postfix_domains_query(domain: str | None = None) -> str:
-    return f"SELECT o.domain FROM {OFFICE} o WHERE o.domain = LOWER('%s')" + _office_filter(
-        domain
-    )
+    return f"SELECT o.domain FROM {OFFICE} o WHERE o.domain = LOWER('%s')" + _office_filter(domain)
 
 
 def postfix_mailbox_query(domain: str | None = None) -> str:

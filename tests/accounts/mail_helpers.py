@@ -25,7 +25,9 @@ def make_subaccount(owner: Account, local_part: str) -> SubAccount:
         local_part=local_part,
         folder=folder,
     )
-    Address.objects.create(office=owner.office, local_part=local_part, account=owner, subaccount=sub)
+    Address.objects.create(
+        office=owner.office, local_part=local_part, account=owner, subaccount=sub
+    )
     Account.objects.filter(pk=owner.pk).update(subaccount_count=F("subaccount_count") + 1)
     return sub
 

@@ -30,76 +30,137 @@ LOG = [
         "Mar 14 09:01:02 mail dovecot: pop3-login: Login: user=<minjun.kim@gabiaedu.com>, "
         "method=PLAIN, rip=211.234.10.20, lip=10.0.0.5, mpid=41230, TLS, "
         "session=<Z2Nq8rUAqtXT6goU>",
-        ("minjun.kim", "pop3", kst(2025, 3, 14, 9, 1, 2), "211.234.10.20", "KR", True,
-         "Z2Nq8rUAqtXT6goU"),
+        (
+            "minjun.kim",
+            "pop3",
+            kst(2025, 3, 14, 9, 1, 2),
+            "211.234.10.20",
+            "KR",
+            True,
+            "Z2Nq8rUAqtXT6goU",
+        ),
     ),
     (
         "Mar  1 08:00:00 mail dovecot[1234]: pop3-login: Login: user=<seoyeon.lee>, "
         "method=LOGIN, rip=::ffff:8.8.4.4, lip=::ffff:10.0.0.5, mpid=41231, secured, "
         "session=<aB3dE5fG7hI9jK1l>",
-        ("seoyeon.lee", "pop3", kst(2025, 3, 1, 8, 0, 0), "8.8.4.4", "US", True,
-         "aB3dE5fG7hI9jK1l"),
+        (
+            "seoyeon.lee",
+            "pop3",
+            kst(2025, 3, 1, 8, 0, 0),
+            "8.8.4.4",
+            "US",
+            True,
+            "aB3dE5fG7hI9jK1l",
+        ),
     ),
     (
         "Dec 31 23:59:59 mail dovecot: pop3-login: Login: user=<minjun.kim@gabiaedu.com>, "
         "method=PLAIN, rip=2001:e60:1234:5678::1, lip=2001:db8::25, mpid=3, TLS, "
         "session=<v6sessionAAAAAAA>",
-        ("minjun.kim", "pop3", kst(2024, 12, 31, 23, 59, 59), "2001:e60:1234:5678::1", "KR",
-         True, "v6sessionAAAAAAA"),
+        (
+            "minjun.kim",
+            "pop3",
+            kst(2024, 12, 31, 23, 59, 59),
+            "2001:e60:1234:5678::1",
+            "KR",
+            True,
+            "v6sessionAAAAAAA",
+        ),
     ),
     (
         "Mar 15 11:59:59 pop3-login: Info: Login: user=<MinJun.Kim@GabiaEdu.com>, "
         "method=PLAIN, rip=133.242.1.2, lip=10.0.0.5, mpid=5, TLS, session=<logfileformat001>",
-        ("minjun.kim", "pop3", kst(2025, 3, 15, 11, 59, 59), "133.242.1.2", "JP", True,
-         "logfileformat001"),
+        (
+            "minjun.kim",
+            "pop3",
+            kst(2025, 3, 15, 11, 59, 59),
+            "133.242.1.2",
+            "JP",
+            True,
+            "logfileformat001",
+        ),
     ),
     (
         "Mar 15 12:00:01 mail dovecot: pop3-login: Login: user=<minjun.kim@gabiaedu.com>, "
         "method=PLAIN, rip=211.234.10.21, lip=10.0.0.5, session=<futurelineAAAAAA>",
-        ("minjun.kim", "pop3", kst(2024, 3, 15, 12, 0, 1), "211.234.10.21", "KR", True,
-         "futurelineAAAAAA"),
+        (
+            "minjun.kim",
+            "pop3",
+            kst(2024, 3, 15, 12, 0, 1),
+            "211.234.10.21",
+            "KR",
+            True,
+            "futurelineAAAAAA",
+        ),
     ),
     (
         "2025-03-14T10:15:30.123456+09:00 mail dovecot[2211]: pop3-login: Logged in: "
         "user=<seoyeon.lee@gabiaedu.com>, method=PLAIN, rip=85.214.132.117, lip=192.0.2.10, "
         "mpid=9912, TLS, session=<Xy12Zw34Ab56Cd78>",
-        ("seoyeon.lee", "pop3", kst(2025, 3, 14, 10, 15, 30), "85.214.132.117", "DE", True,
-         "Xy12Zw34Ab56Cd78"),
+        (
+            "seoyeon.lee",
+            "pop3",
+            kst(2025, 3, 14, 10, 15, 30),
+            "85.214.132.117",
+            "DE",
+            True,
+            "Xy12Zw34Ab56Cd78",
+        ),
     ),
     # A sub-account's address counts for its owner.
     (
         "2025-03-14T01:20:00Z mail dovecot[2211]: pop3-login: Info: Logged in: "
         "session=<subAcctSession01>, method=PLAIN, user=<sales@gabiaedu.com>, "
         "rip=2406:5900:1::77, lip=192.0.2.10, mpid=9913, TLS",
-        ("minjun.kim", "pop3", kst(2025, 3, 14, 10, 20), "2406:5900:1::77", "KR", True,
-         "subAcctSession01"),
+        (
+            "minjun.kim",
+            "pop3",
+            kst(2025, 3, 14, 10, 20),
+            "2406:5900:1::77",
+            "KR",
+            True,
+            "subAcctSession01",
+        ),
     ),
     (
         "<22>1 2025-03-14T11:00:00.5+09:00 mail.gabiaedu.com dovecot 2211 - - pop3-login: "
         "Logged in: user=<jiho.park@gabiaedu.com>, method=PLAIN, rip=121.134.5.6, "
         "lip=10.0.0.5, session=<rfc5424sess00001>",
-        ("jiho.park", "pop3", kst(2025, 3, 14, 11, 0, 0), "121.134.5.6", "KR", True,
-         "rfc5424sess00001"),
+        (
+            "jiho.park",
+            "pop3",
+            kst(2025, 3, 14, 11, 0, 0),
+            "121.134.5.6",
+            "KR",
+            True,
+            "rfc5424sess00001",
+        ),
     ),
     (
-        '<22>1 2025-03-14T11:05:00+09:00 mail.gabiaedu.com postfix/submission/smtpd 23456 - '
+        "<22>1 2025-03-14T11:05:00+09:00 mail.gabiaedu.com postfix/submission/smtpd 23456 - "
         '[meta sequenceId="7"] 4Z9X1C0A3F: client=unknown[211.234.10.20], '
         "sasl_method=PLAIN, sasl_username=minjun.kim@gabiaedu.com",
-        ("minjun.kim", "smtp", kst(2025, 3, 14, 11, 5), "211.234.10.20", "KR", True,
-         "4Z9X1C0A3F"),
+        ("minjun.kim", "smtp", kst(2025, 3, 14, 11, 5), "211.234.10.20", "KR", True, "4Z9X1C0A3F"),
     ),
     (
         "Mar 14 09:30:12 mail postfix/smtpd[23456]: 4F2B81C0A3F: client=unknown[1.11.2.3], "
         "sasl_method=LOGIN, sasl_username=seoyeon.lee",
-        ("seoyeon.lee", "smtp", kst(2025, 3, 14, 9, 30, 12), "1.11.2.3", "KR", True,
-         "4F2B81C0A3F"),
+        ("seoyeon.lee", "smtp", kst(2025, 3, 14, 9, 30, 12), "1.11.2.3", "KR", True, "4F2B81C0A3F"),
     ),
     (
         "Mar 14 09:31:00 mail postfix-out/smtps/smtpd[777]: 4dJ7Bs3ZQ1z9sVj: "
         "client=pc.example.net[2001:e60:aaaa::5]:51234, sasl_username=minjun.kim@gabiaedu.com, "
         "sasl_method=PLAIN",
-        ("minjun.kim", "smtp", kst(2025, 3, 14, 9, 31), "2001:e60:aaaa::5", "KR", True,
-         "4dJ7Bs3ZQ1z9sVj"),
+        (
+            "minjun.kim",
+            "smtp",
+            kst(2025, 3, 14, 9, 31),
+            "2001:e60:aaaa::5",
+            "KR",
+            True,
+            "4dJ7Bs3ZQ1z9sVj",
+        ),
     ),
     (
         "Mar 14 09:40:00 mail postfix/submission/smtpd[23457]: warning: unknown[175.223.10.1]: "
@@ -116,23 +177,36 @@ LOG = [
         "Mar 14 09:42:00 mail dovecot: pop3-login: Aborted login (auth failed, 1 attempts in "
         "2 secs): user=<minjun.kim@gabiaedu.com>, method=PLAIN, rip=113.160.1.2, lip=10.0.0.5, "
         "TLS, session=<failSession0001>",
-        ("minjun.kim", "pop3", kst(2025, 3, 14, 9, 42), "113.160.1.2", "VN", False,
-         "failSession0001"),
+        (
+            "minjun.kim",
+            "pop3",
+            kst(2025, 3, 14, 9, 42),
+            "113.160.1.2",
+            "VN",
+            False,
+            "failSession0001",
+        ),
     ),
     (
         "Mar 14 09:43:00 mail dovecot: pop3-login: Disconnected (auth failed, 3 attempts in 15 "
         "secs): user=<seoyeon.lee>, method=PLAIN, rip=10.1.2.3, lip=10.0.0.5, "
         "session=<failSession0002>",
-        ("seoyeon.lee", "pop3", kst(2025, 3, 14, 9, 43), "10.1.2.3", "", False,
-         "failSession0002"),
+        ("seoyeon.lee", "pop3", kst(2025, 3, 14, 9, 43), "10.1.2.3", "", False, "failSession0002"),
     ),
     (
         "2025-03-14T09:44:00+09:00 mail dovecot[2211]: pop3-login: Login aborted: Connection "
         "closed (auth failed, 1 attempts in 2 secs) (auth_failed): "
         "user=<minjun.kim@gabiaedu.com>, method=PLAIN, rip=64.233.160.5, lip=10.0.0.5, TLS, "
         "session=<failSession0003>",
-        ("minjun.kim", "pop3", kst(2025, 3, 14, 9, 44), "64.233.160.5", "US", False,
-         "failSession0003"),
+        (
+            "minjun.kim",
+            "pop3",
+            kst(2025, 3, 14, 9, 44),
+            "64.233.160.5",
+            "US",
+            False,
+            "failSession0003",
+        ),
     ),
     (
         "Mar 14 09:45:00 mail dovecot: pop3-login: Disconnected (auth failed, 1 attempts in 4 "
@@ -152,8 +226,15 @@ LOG = [
     (
         "Mar 14 09:52:00 mail dovecot: submission-login: Login: user=<seoyeon.lee@gabiaedu.com>, "
         "method=PLAIN, rip=1.11.9.9, lip=10.0.0.5, mpid=7, TLS, session=<submissionSess01>",
-        ("seoyeon.lee", "smtp", kst(2025, 3, 14, 9, 52), "1.11.9.9", "KR", True,
-         "submissionSess01"),
+        (
+            "seoyeon.lee",
+            "smtp",
+            kst(2025, 3, 14, 9, 52),
+            "1.11.9.9",
+            "KR",
+            True,
+            "submissionSess01",
+        ),
     ),
     (
         "Mar 14 09:47:00 mail dovecot: pop3-login: Login: user=<ghost@gabiaedu.com>, "
@@ -171,16 +252,25 @@ LOG = [
         "Mar 14 09:47:40 mail dovecot: pop3-login: Aborted login (auth failed, 1 attempts in 3 "
         "secs): user=<nomail@gabiaedu.com>, method=PLAIN, rip=211.234.3.3, lip=10.0.0.5, "
         "session=<noMailSession001>",
-        ("nomail", "pop3", kst(2025, 3, 14, 9, 47, 40), "211.234.3.3", "KR", False,
-         "noMailSession001"),
+        (
+            "nomail",
+            "pop3",
+            kst(2025, 3, 14, 9, 47, 40),
+            "211.234.3.3",
+            "KR",
+            False,
+            "noMailSession001",
+        ),
     ),
     (
         "Mar 14 09:48:00 mail dovecot: pop3-login: Disconnected (no auth attempts in 0 secs): "
         "user=<>, rip=1.2.3.4, lip=10.0.0.5, session=<x>",
         "ignored",
     ),
-    ("Mar 14 09:49:00 mail postfix/smtpd[1]: 1A2B3C4D5E: client=mx.google.com[209.85.220.41]",
-     "ignored"),
+    (
+        "Mar 14 09:49:00 mail postfix/smtpd[1]: 1A2B3C4D5E: client=mx.google.com[209.85.220.41]",
+        "ignored",
+    ),
     (
         "Mar 14 09:50:00 mail dovecot: pop3(minjun.kim@gabiaedu.com)<41230><Z2Nq8rUAqtXT6goU>: "
         "Disconnected: Logged out top=0/0, retr=2/4096, del=0/2, size=8192",

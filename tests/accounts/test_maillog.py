@@ -191,7 +191,7 @@ LOGINS = [
     ),
     # RFC 5424 from Postfix submission, with structured data.
     (
-        '<22>1 2025-03-14T11:05:00+09:00 mail.gabiaedu.com postfix/submission/smtpd 23456 - '
+        "<22>1 2025-03-14T11:05:00+09:00 mail.gabiaedu.com postfix/submission/smtpd 23456 - "
         '[meta sequenceId="7" note="a \\] b"] 4Z9X1C0A3F: client=unknown[211.234.10.20], '
         "sasl_method=PLAIN, sasl_username=minjun.kim@gabiaedu.com",
         LoginEvent(
@@ -401,7 +401,10 @@ NOT_LOGINS = [
         Outcome.UNPARSED,
     ),
     ("<22>1 - mail dovecot 1 - - pop3-login: Login: user=<a>, rip=1.2.3.4", Outcome.UNPARSED),
-    ("2025-13-45T99:00:00Z mail dovecot: pop3-login: Login: user=<a>, rip=1.2.3.4", Outcome.UNPARSED),
+    (
+        "2025-13-45T99:00:00Z mail dovecot: pop3-login: Login: user=<a>, rip=1.2.3.4",
+        Outcome.UNPARSED,
+    ),
 ]
 
 
