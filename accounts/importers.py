@@ -21,9 +21,7 @@ from pathlib import Path
 
 from django.db import connection, transaction
 from django.db.models import F
-from django.db.models.constants import OnConflict
 from django.db.models.functions import Lower
-from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from accounts.geo import country_for_ip
@@ -94,54 +92,94 @@ class _UserResolver:
         return self.cache.get(key) if key else None
 
 
-def _insert_ignoring_duplicates(rows: list[AccessLog]) -> int:
-    """Insert rows, skipping those the unique event constraint already holds,
-    and return how many were really inserted.
+ACCESS_COLUMNS = (
+    "office_id",
+    "account_id",
+    "protocol",
+    "at",
+    "ip",
+    "country",
+    "succeeded",
+    "session_id",
+)
 
-    This is what ``bulk_create(ignore_conflicts=True)`` runs (``INSERT OR
-    IGNORE`` on SQLite, ``ON CONFLICT DO NOTHING`` on PostgreSQL), executed
-    here so that the cursor's row count -- which bulk_create throws away --
-    says how many rows were new; counting the table before and after would
-    cost a scan per batch.
+
+def _qn(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _insert_ignoring_duplicates(rows: list[tuple]) -> int:
+    """Insert access rows (tuples in ``ACCESS_COLUMNS`` order: ``at`` an
+    aware datetime, ``ip`` text), skipping those the unique event
+    constraint already holds; return how many were really inserted.
+
+    The statement is the one ``bulk_create(ignore_conflicts=True)`` runs
+    (``ON CONFLICT DO NOTHING``), written here because bulk_create throws
+    away the cursor's row count -- exactly the number of new rows, where
+    counting the table before and after would cost a scan per batch -- and
+    because building and compiling a million model instances costs more
+    than the insert itself. SQLite runs one prepared statement for every
+    row; PostgreSQL gets each column as one array (``unnest``), so a batch
+    is a single small statement.
     """
-    fields = [f for f in AccessLog._meta.concrete_fields if not f.primary_key]
-    size = min(connection.ops.bulk_batch_size(fields, rows), 60000 // len(fields)) or 1
-    inserted = 0
+    if not rows:
+        return 0
+    table = _qn(AccessLog._meta.db_table)
+    columns = ", ".join(_qn(c) for c in ACCESS_COLUMNS)
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), size):
-            query = InsertQuery(AccessLog, on_conflict=OnConflict.IGNORE)
-            query.insert_values(fields, rows[start : start + size])
-            for sql, params in query.get_compiler(connection=connection).as_sql():
-                cursor.execute(sql, params)
-                inserted += max(cursor.rowcount, 0)
-    return inserted
+        if connection.vendor == "sqlite":
+            adapt = connection.ops.adapt_datetimefield_value
+            placeholders = ", ".join(["%s"] * len(ACCESS_COLUMNS))
+            cursor.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT DO NOTHING",
+                [(*row[:3], adapt(row[3]), *row[4:]) for row in rows],
+            )
+        else:
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest("
+                "%s::bigint[], %s::bigint[], %s::text[], %s::timestamptz[], "
+                "%s::text[]::inet[], %s::text[], %s::boolean[], %s::text[]) "
+                "ON CONFLICT DO NOTHING",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+        return max(cursor.rowcount, 0)
 
 
-def _update_last_access(newest: dict[int, AccessLog]) -> int:
-    """Move ``mailbox.last_access_*`` forward where a newer success arrived."""
-    changed = []
-    ids = list(newest)
-    for start in range(0, len(ids), 500):
-        mailboxes = (
-            Mailbox.objects.select_for_update()
-            .filter(account_id__in=ids[start : start + 500])
-            .only("id", "account_id", "last_access_at")
-        )
-        for mailbox in mailboxes:
-            row = newest[mailbox.account_id]
-            if mailbox.last_access_at is not None and mailbox.last_access_at >= row.at:
-                continue
-            mailbox.last_access_at = row.at
-            mailbox.last_access_protocol = row.protocol
-            mailbox.last_access_ip = row.ip
-            mailbox.last_access_country = row.country
-            changed.append(mailbox)
-    Mailbox.objects.bulk_update(
-        changed,
-        ["last_access_at", "last_access_protocol", "last_access_ip", "last_access_country"],
-        batch_size=500,
-    )
-    return len(changed)
+def _update_last_access(newest: dict[int, tuple]) -> int:
+    """Move ``mailbox.last_access_*`` forward where a newer success arrived.
+    ``newest`` maps account id → (at, protocol, ip, country). The "only if
+    newer" test is in the UPDATE itself, so a newer value written meanwhile
+    is never overwritten. Returns how many mailboxes moved."""
+    if not newest:
+        return 0
+    table = _qn(Mailbox._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            adapt = connection.ops.adapt_datetimefield_value
+            cursor.executemany(
+                f"UPDATE {table} SET last_access_at = %s, last_access_protocol = %s, "
+                "last_access_ip = %s, last_access_country = %s "
+                "WHERE account_id = %s AND (last_access_at IS NULL OR last_access_at < %s)",
+                [
+                    (adapt(at), protocol, ip, country, account_id, adapt(at))
+                    for account_id, (at, protocol, ip, country) in newest.items()
+                ],
+            )
+        else:
+            ids, ats, protocols, ips, countries = zip(
+                *((account_id, *row) for account_id, row in newest.items()), strict=True
+            )
+            cursor.execute(
+                f"UPDATE {table} AS m SET last_access_at = v.at, "
+                "last_access_protocol = v.protocol, last_access_ip = v.ip, "
+                "last_access_country = v.country "
+                "FROM unnest(%s::bigint[], %s::timestamptz[], %s::text[], "
+                "%s::text[]::inet[], %s::text[]) AS v(account_id, at, protocol, ip, country) "
+                "WHERE m.account_id = v.account_id "
+                "AND (m.last_access_at IS NULL OR m.last_access_at < v.at)",
+                [list(ids), list(ats), list(protocols), list(ips), list(countries)],
+            )
+        return max(cursor.rowcount, 0)
 
 
 class AccessLogImporter:
@@ -207,30 +245,34 @@ class AccessLogImporter:
         if not events:
             return
         self.users.prefetch(e.user for e in events)
-        rows: list[AccessLog] = []
-        newest: dict[int, AccessLog] = {}
+        office_id = self.office.pk
+        rows: list[tuple] = []
+        newest: dict[int, tuple] = {}
         for event in events:
             account_id = self.users.account_id(event.user)
             if account_id is None:
                 self.stats.unknown_users += 1
                 self.stats.unknown_user_names[event.user.lower()] += 1
                 continue
-            row = AccessLog(
-                office_id=self.office.pk,
-                account_id=account_id,
-                protocol=event.protocol,
-                # The unique event is counted to the second.
-                at=event.at.replace(microsecond=0),
-                ip=event.ip,
-                country=self._country(event.ip),
-                succeeded=event.succeeded,
-                session_id=event.session_id,
+            # The unique event is counted to the second.
+            at = event.at.replace(microsecond=0)
+            country = self._country(event.ip)
+            rows.append(
+                (
+                    office_id,
+                    account_id,
+                    event.protocol,
+                    at,
+                    event.ip,
+                    country,
+                    event.succeeded,
+                    event.session_id,
+                )
             )
-            rows.append(row)
-            if row.succeeded:
+            if event.succeeded:
                 current = newest.get(account_id)
-                if current is None or row.at > current.at:
-                    newest[account_id] = row
+                if current is None or at > current[0]:
+                    newest[account_id] = (at, event.protocol, event.ip, country)
         with transaction.atomic():
             inserted = _insert_ignoring_duplicates(rows)
             self.stats.last_access_updated += _update_last_access(newest)

@@ -87,4 +87,4 @@ class Command(BaseCommand):
         out(f"unparsed lines: {stats.unparsed:,}")
         for sample in stats.unparsed_samples:
             out(f"  {sample}")
-        out(f"last access updated: {stats.last_access_updated:,} mailboxes")
+        out(f"last access moved forward: {stats.last_access_updated:,}")
