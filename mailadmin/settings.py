@@ -191,3 +191,15 @@ MAILADMIN_EXPORT_TTL_SECONDS = int(os.environ.get("MAILADMIN_EXPORT_TTL_SECONDS"
 # each such chunk (seconds) to spare a busy database.
 MAILADMIN_EXPORT_PROGRESS_ROWS = int(os.environ.get("MAILADMIN_EXPORT_PROGRESS_ROWS", "2000"))
 MAILADMIN_EXPORT_CHUNK_PAUSE = float(os.environ.get("MAILADMIN_EXPORT_CHUNK_PAUSE", "0"))
+
+# Argon2id first: Dovecot verifies Django's Argon2id hashes natively
+# ({ARGON2ID}, see accounts/mailserver.py and README "Mail servers"), so POP3
+# and SMTP accept the same passwords as the web. Older PBKDF2 hashes still
+# verify here and are re-hashed with Argon2id at the next sign-in.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
