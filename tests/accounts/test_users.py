@@ -39,7 +39,9 @@ def form_data(account: Account, **changes) -> dict:
 
 
 def events(**filters):
-    return list(AuditEvent.objects.filter(action=AuditEvent.Action.ACCOUNT_UPDATE, **filters))
+    return list(
+        AuditEvent.objects.filter(action=AuditEvent.Action.ACCOUNT_UPDATE, **filters).order_by("pk")
+    )
 
 
 # -- the list -----------------------------------------------------------------
