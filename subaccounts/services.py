@@ -71,8 +71,18 @@ def subaccount_email(owner: Account, local_part: str) -> str:
 
 
 def _lock_owner(owner: Account) -> Account:
-    # of=("self",): lock the account row only, never the office row joined in.
-    return Account.objects.select_for_update(of=("self",)).select_related("office").get(pk=owner.pk)
+    # FOR NO KEY UPDATE of the account row only (never the office row joined
+    # in): it queues this owner's sub-account changes, yet lets other
+    # transactions keep inserting rows that merely reference the account
+    # (their foreign-key checks take KEY SHARE), e.g. an audit event whose
+    # actor is this owner. A plain FOR UPDATE deadlocked there when an admin
+    # added a sub-account to themselves while another owner's add, waiting
+    # on the same new address, named that admin as its actor.
+    return (
+        Account.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("office")
+        .get(pk=owner.pk)
+    )
 
 
 def _refusal(

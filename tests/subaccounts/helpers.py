@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from django.db.models import Count, Sum
+from django.db.models.functions import Lower
 
 from accounts.models import Account, Address, Folder, Mailbox, Message, SenderAddress
 from subaccounts.models import SubAccount
@@ -50,35 +53,46 @@ def inbox(account: Account) -> Folder:
 def assert_consistent(office=None) -> None:
     """The invariants every service keeps: counters equal the messages, each
     sub-account has one folder inside its owner's inbox, one address and one
-    sender entry, and nobody has more than five."""
-    mailboxes = Mailbox.objects.all()
-    messages = Message.objects.all()
-    subaccounts = SubAccount.objects.select_related("folder__parent", "owner__office")
-    if office is not None:
-        mailboxes = mailboxes.filter(office=office)
-        messages = messages.filter(office=office)
-        subaccounts = subaccounts.filter(office=office)
+    sender entry, no sub-account folder lacks its sub-account, and nobody has
+    more than five (the counter agreeing). A fixed number of queries."""
+    scope = {"office": office} if office is not None else {}
     totals = {
         row["mailbox"]: (row["used"], row["n"])
-        for row in messages.values("mailbox").annotate(used=Sum("size_bytes"), n=Count("id"))
+        for row in Message.objects.filter(**scope)
+        .values("mailbox")
+        .annotate(used=Sum("size_bytes"), n=Count("id"))
     }
-    for mailbox in mailboxes:
-        assert (mailbox.used_bytes, mailbox.message_count) == totals.get(mailbox.pk, (0, 0))
+    for pk, used, count in Mailbox.objects.filter(**scope).values_list(
+        "pk", "used_bytes", "message_count"
+    ):
+        assert (used, count) == totals.get(pk, (0, 0)), f"mailbox {pk} counters drifted"
+
+    addresses = Counter(
+        Address.objects.filter(subaccount__isnull=False, **scope).values_list(
+            "subaccount_id", "local_part"
+        )
+    )
+    senders = Counter(
+        SenderAddress.objects.filter(**scope)
+        .annotate(lower=Lower("address"))
+        .values_list("account_id", "lower")
+    )
+    per_owner: Counter = Counter()
+    subaccounts = SubAccount.objects.filter(**scope).select_related(
+        "folder__parent__mailbox", "office"
+    )
     for sub in subaccounts:
+        per_owner[sub.owner_id] += 1
         folder = sub.folder
         assert folder.role == Folder.Role.SUBACCOUNT
         assert folder.parent.role == Folder.Role.INBOX
         assert folder.parent.mailbox.account_id == sub.owner_id
         assert folder.name.lower() == sub.local_part
-        assert Address.objects.filter(subaccount=sub, local_part=sub.local_part).count() == 1
-        email = f"{sub.local_part}@{sub.owner.office.domain}"
-        assert SenderAddress.objects.filter(account=sub.owner, address__iexact=email).count() == 1
-    # no sub-account folder without its sub-account
-    orphans = Folder.objects.filter(role=Folder.Role.SUBACCOUNT, subaccount__isnull=True)
-    assert not orphans.exists()
-    counts = SubAccount.objects.values("owner").annotate(n=Count("id"))
-    per_owner = {row["owner"]: row["n"] for row in counts}
+        assert addresses[(sub.pk, sub.local_part)] == 1
+        assert senders[(sub.owner_id, f"{sub.local_part}@{sub.office.domain}")] == 1
+    assert sum(addresses.values()) == sum(per_owner.values())
+    orphans = Folder.objects.filter(role=Folder.Role.SUBACCOUNT, subaccount__isnull=True, **scope)
+    assert not orphans.exists(), "a sub-account folder without its sub-account"
     assert all(n <= 5 for n in per_owner.values())
-    accounts = Account.objects.filter(office=office) if office is not None else Account.objects
-    for account in accounts.all():
-        assert account.subaccount_count == per_owner.get(account.pk, 0)
+    for pk, counter in Account.objects.filter(**scope).values_list("pk", "subaccount_count"):
+        assert counter == per_owner.get(pk, 0), f"account {pk} subaccount_count drifted"
