@@ -31,6 +31,26 @@ CONFLICT_CODES = frozenset(
 )
 
 
+NOT_USER = _("Group mail and shared mail cannot have sub-accounts.")
+NO_MAILBOX = _("Only an account that uses mail can have sub-accounts.")
+AT_LIMIT = _(
+    "This account already has %(limit)d sub-accounts, the most allowed. "
+    "Delete one before adding another."
+)
+
+
+def add_refusal(owner: Account, count: int) -> str:
+    """Why ``owner`` (holding ``count`` sub-accounts) cannot get another one,
+    or "" -- what the dialog shows beside its disabled [추가하기]."""
+    if owner.kind != Account.Kind.USER:
+        return str(NOT_USER)
+    if not owner.has_mailbox():
+        return str(NO_MAILBOX)
+    if count >= settings.MAILADMIN_SUBACCOUNT_LIMIT:
+        return AT_LIMIT % {"limit": settings.MAILADMIN_SUBACCOUNT_LIMIT}
+    return ""
+
+
 def _folder_tree_sql() -> str:
     """A folder and every folder below it, at any depth (UNION stops on a
     cycle). One statement on SQLite and PostgreSQL alike."""
@@ -91,10 +111,7 @@ def _refusal(
     """The first rule the new ID would break, given the owner's taken slots."""
     if len(slots) >= settings.MAILADMIN_SUBACCOUNT_LIMIT:
         return DomainError(
-            _(
-                "This account already has %(limit)d sub-accounts, the most allowed. "
-                "Delete one before adding another."
-            ),
+            AT_LIMIT,
             code="limit",
             params={"limit": settings.MAILADMIN_SUBACCOUNT_LIMIT},
         )
@@ -144,14 +161,10 @@ def subaccount_add(
     """
     owner = _lock_owner(owner)
     if owner.kind != Account.Kind.USER:
-        raise DomainError(
-            _("Group mail and shared mail cannot have sub-accounts."), code="not_user"
-        )
+        raise DomainError(NOT_USER, code="not_user")
     inbox = Folder.objects.filter(mailbox__account=owner, role=Folder.Role.INBOX).first()
     if inbox is None:
-        raise DomainError(
-            _("Only an account that uses mail can have sub-accounts."), code="no_mailbox"
-        )
+        raise DomainError(NO_MAILBOX, code="no_mailbox")
     try:
         local_part = validate_subaccount_id(local_part)
     except ValidationError as error:

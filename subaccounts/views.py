@@ -27,7 +27,12 @@ from accounts.services import DomainError
 from subaccounts import services
 from subaccounts.forms import SubAccountAddForm
 from subaccounts.models import SubAccount
-from subaccounts.services import CONFLICT_CODES, messages_to_move, subaccount_email
+from subaccounts.services import (
+    CONFLICT_CODES,
+    add_refusal,
+    messages_to_move,
+    subaccount_email,
+)
 
 DIALOG = "subaccounts/subaccount_dialog.html"
 CONFIRM = "subaccounts/subaccount_delete.html"
@@ -59,17 +64,7 @@ def _dialog_context(owner: Account, form: SubAccountAddForm, notice: str = "") -
         subaccount.email = subaccount_email(owner, subaccount.local_part)
     count = len(subaccounts)
     maximum = settings.MAILADMIN_SUBACCOUNT_LIMIT
-    if owner.is_group_or_shared:
-        reason = _("Group mail and shared mail cannot have sub-accounts.")
-    elif not owner.has_mailbox():
-        reason = _("Only an account that uses mail can have sub-accounts.")
-    elif count >= maximum:
-        reason = _(
-            "This account already has %(limit)d sub-accounts, the most allowed. "
-            "Delete one before adding another."
-        ) % {"limit": maximum}
-    else:
-        reason = ""
+    reason = add_refusal(owner, count)
     return {
         "nav": "mail_usage",
         "owner": owner,

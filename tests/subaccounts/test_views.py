@@ -385,3 +385,15 @@ def test_dialog_uses_a_constant_number_of_queries(admin_client, org, django_asse
         add(org, org.kim, f"kim{n}")
     with django_assert_max_num_queries(8):
         admin_client.get(URL.format("minjun.kim"), **HTMX)
+
+
+def test_dialog_in_english_when_chosen(admin_client, org):
+    admin_client.cookies["mailadmin_language"] = "en"
+    admin_client.post(URL.format("minjun.kim"), {"local_part": "k1"})
+    body = text(admin_client.get(URL.format("minjun.kim")))
+    assert "Sub-account settings" in body
+    assert "4 more can be added (at most 5)." in body
+    refused = admin_client.post(URL.format("minjun.kim"), {"local_part": "a" * 70}, **HTMX)
+    assert "at most 64 characters (this one has 70)" in text(refused)
+    confirm = admin_client.get(DELETE_URL.format("minjun.kim", "k1"), **HTMX)
+    assert "Its folder holds no mail." in text(confirm)
