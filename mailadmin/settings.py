@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "django_filters",
     "django_htmx",
     "template_partials",
+    # Country names (with their Korean catalogue) for the access history.
+    "django_countries",
     "accounts",
     "subaccounts",
 ]
