@@ -1,7 +1,7 @@
-"""The 부계정 설정 dialog in a real browser: opened from a button the way the
-list and the detail pane open it (hx-get into the shared #modal), used with
-the keyboard, filled to five, refused a sixth, and a sub-account holding
-mail deleted -- the mail lands in the inbox and the dialog updates."""
+"""The 부계정 설정 dialog in a real browser: opened from the usage list's row
+while the detail pane is open, used with the keyboard, filled to five,
+refused a sixth, and a sub-account holding mail deleted -- the dialog, the
+list row and the pane update; the mail is counted in the inbox."""
 
 from __future__ import annotations
 
@@ -19,36 +19,24 @@ DIALOG_URL = "/gabiaedu.com/manage/mail/accounts/minjun.kim/subaccounts/"
 SHOTS = "test-results"
 
 
-def open_usage_page_with_a_dialog_button(page, base_url):
-    """The usage list with a [부계정 설정] button like the one the list row
-    carries (the list itself is built in another branch)."""
-    login(page, base_url, "gabiaedu.com", "admin", PASSWORD)
-    page.goto(f"{base_url}/gabiaedu.com/manage/mail/accounts/")
-    page.evaluate(
-        """url => {
-            const button = document.createElement("button");
-            button.type = "button";
-            button.id = "open-subaccounts";
-            button.className = "btn";
-            button.textContent = "부계정 설정";
-            button.setAttribute("hx-get", url);
-            button.setAttribute("hx-target", "#modal-body");
-            document.querySelector("#main h1").after(button);
-            htmx.process(button);
-            window.changed = [];
-            document.body.addEventListener("subaccountsChanged",
-                event => window.changed.push(event.detail.login_id));
-        }""",
-        DIALOG_URL,
-    )
-
-
 def test_add_until_five_refuse_the_sixth_and_delete_one_holding_mail(
     page, live_server, office_data, console_errors
 ):
-    open_usage_page_with_a_dialog_button(page, live_server.url)
-    page.get_by_role("button", name="부계정 설정").click()
+    login(page, live_server.url, "gabiaedu.com", "admin", PASSWORD)
+    page.goto(f"{live_server.url}/gabiaedu.com/manage/mail/accounts/")
+    page.evaluate(
+        """() => {
+            window.changed = [];
+            document.body.addEventListener("subaccountsChanged",
+                event => window.changed.push(event.detail.login_id));
+        }"""
+    )
+    row = page.locator('tr[data-login-id="minjun.kim"]')
+    pane = page.locator("#detail-pane")
+    row.get_by_role("link", name="김민준", exact=True).click()  # the detail pane beside the list
+    expect(pane.get_by_text("0 / 5")).to_be_visible()
 
+    row.get_by_role("link", name="부계정 설정 김민준").click()
     dialog = page.get_by_role("dialog", name="부계정 설정")
     expect(dialog).to_be_visible()
     id_field = dialog.get_by_label("부계정 아이디")
@@ -78,15 +66,16 @@ def test_add_until_five_refuse_the_sixth_and_delete_one_holding_mail(
     ).to_be_visible()
 
     for n in range(1, 6):
-        dialog.get_by_label("부계정 아이디").fill(
-            f"Kim{n}"
-        )  # typed with capitals: stored lowercased
+        dialog.get_by_label("부계정 아이디").fill(f"Kim{n}")  # stored lowercased
         dialog.get_by_label("부계정 아이디").press("Enter")
         expect(
             dialog.get_by_text(f"부계정 kim{n}@gabiaedu.com 을(를) 추가했습니다.")
         ).to_be_visible()
         expect(dialog.get_by_role("button", name=f"kim{n}@gabiaedu.com 삭제")).to_be_visible()
     assert page.evaluate("window.changed") == ["minjun.kim"] * 5
+    # the list row and the pane behind the dialog refreshed themselves
+    expect(row.get_by_text("kim5@gabiaedu.com")).to_be_attached()
+    expect(pane.get_by_text("5 / 5")).to_be_attached()
 
     # at five: [추가하기] is disabled and the dialog says why
     expect(dialog.get_by_text("5 / 5")).to_be_visible()
@@ -124,19 +113,27 @@ def test_add_until_five_refuse_the_sixth_and_delete_one_holding_mail(
     expect(dialog.get_by_text("메일 3통을 받은메일함으로 옮겼습니다.", exact=False)).to_be_visible()
     expect(dialog.get_by_role("listitem").filter(has_text="kim3@gabiaedu.com")).to_have_count(0)
     expect(dialog.get_by_role("button", name="kim3@gabiaedu.com 삭제")).to_have_count(0)
-    expect(dialog.get_by_role("listitem")).to_have_count(4 + 5)  # 4 addresses, 5 notes
     expect(dialog.get_by_text("4 / 5")).to_be_visible()
     expect(dialog.get_by_label("부계정 아이디")).to_be_enabled()
     assert page.evaluate("window.changed").count("minjun.kim") == 6
     page.screenshot(path=f"{SHOTS}/subaccounts-6-deleted.png")
 
-    inbox = Folder.objects.get(mailbox__account__login_id="minjun.kim", role=Folder.Role.INBOX)
-    assert Message.objects.filter(folder=inbox).count() == 3
-
-    # Escape closes the dialog; focus goes back to the button that opened it
+    # Escape closes the dialog; focus goes back to the (refreshed) button
     page.keyboard.press("Escape")
     expect(page.locator("#modal")).not_to_be_visible()
-    expect(page.get_by_role("button", name="부계정 설정")).to_be_focused()
+    expect(row.get_by_role("link", name="부계정 설정 김민준")).to_be_focused()
+
+    # the address is gone from the list, and the pane counts the mail in the inbox
+    expect(row.get_by_text("kim3@gabiaedu.com")).to_have_count(0)
+    expect(row.get_by_text("kim4@gabiaedu.com")).to_be_visible()
+    inbox_row = pane.locator("tr").filter(has=page.get_by_role("rowheader", name="받은메일함"))
+    expect(inbox_row.locator("td").first).to_have_text("3")
+    expect(pane.get_by_text("4 / 5")).to_be_visible()
+    expect(pane.get_by_text("kim3@gabiaedu.com")).to_have_count(0)
+    page.screenshot(path=f"{SHOTS}/subaccounts-7-list-and-pane.png", full_page=True)
+
+    inbox = Folder.objects.get(mailbox__account__login_id="minjun.kim", role=Folder.Role.INBOX)
+    assert Message.objects.filter(folder=inbox).count() == 3
 
 
 def test_the_dialog_works_without_javascript(browser, live_server, office_data):
@@ -158,7 +155,7 @@ def test_the_dialog_works_without_javascript(browser, live_server, office_data):
         page.get_by_label("부계정 아이디").fill("-x")
         page.get_by_role("button", name="추가하기").click()
         expect(page.get_by_text("아이디는 영문자나 숫자로 시작하고 끝나야 합니다.")).to_be_visible()
-        page.screenshot(path=f"{SHOTS}/subaccounts-7-page-without-js.png", full_page=True)
+        page.screenshot(path=f"{SHOTS}/subaccounts-8-page-without-js.png", full_page=True)
 
         page.get_by_role("link", name="kim.work@gabiaedu.com 삭제").click()
         expect(page.get_by_text("부계정 메일함에 메일이 없습니다.")).to_be_visible()
