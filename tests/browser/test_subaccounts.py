@@ -19,6 +19,16 @@ DIALOG_URL = "/gabiaedu.com/manage/mail/accounts/minjun.kim/subaccounts/"
 SHOTS = "test-results"
 
 
+def settled(page) -> None:
+    """Wait until htmx has wired up what it just swapped into the dialog
+    (it does so a few milliseconds after the swap; a robot typing faster
+    than that would submit the plain form, which then works without htmx)."""
+    page.wait_for_function(
+        """() => Array.from(document.querySelectorAll("#modal [hx-get], #modal [hx-post]"))
+                  .every(element => element["htmx-internal-data"] !== undefined)"""
+    )
+
+
 def test_add_until_five_refuse_the_sixth_and_delete_one_holding_mail(
     page, live_server, office_data, console_errors
 ):
@@ -39,6 +49,7 @@ def test_add_until_five_refuse_the_sixth_and_delete_one_holding_mail(
     row.get_by_role("link", name="부계정 설정 김민준").click()
     dialog = page.get_by_role("dialog", name="부계정 설정")
     expect(dialog).to_be_visible()
+    settled(page)
     id_field = dialog.get_by_label("부계정 아이디")
     expect(id_field).to_be_focused()
     expect(dialog.get_by_text("minjun.kim@gabiaedu.com")).to_be_visible()
@@ -56,6 +67,7 @@ def test_add_until_five_refuse_the_sixth_and_delete_one_holding_mail(
     expect(dialog).to_be_visible()
     expect(dialog.get_by_label("부계정 아이디")).to_have_attribute("aria-invalid", "true")
     expect(dialog.get_by_label("부계정 아이디")).to_be_focused()
+    settled(page)
     page.screenshot(path=f"{SHOTS}/subaccounts-2-invalid.png")
 
     # an ID another account uses
@@ -66,19 +78,22 @@ def test_add_until_five_refuse_the_sixth_and_delete_one_holding_mail(
     ).to_be_visible()
 
     for n in range(1, 6):
+        expect(dialog.get_by_label("부계정 아이디")).to_be_focused()  # back in the field
+        settled(page)
         dialog.get_by_label("부계정 아이디").fill(f"Kim{n}")  # stored lowercased
         dialog.get_by_label("부계정 아이디").press("Enter")
         expect(
             dialog.get_by_text(f"부계정 kim{n}@gabiaedu.com 을(를) 추가했습니다.")
         ).to_be_visible()
         expect(dialog.get_by_role("button", name=f"kim{n}@gabiaedu.com 삭제")).to_be_visible()
+        # the list row and the pane behind the dialog refresh themselves
+        expect(row.get_by_text(f"kim{n}@gabiaedu.com")).to_be_attached()
+        expect(pane.get_by_text(f"{n} / 5")).to_be_attached()
     assert page.evaluate("window.changed") == ["minjun.kim"] * 5
-    # the list row and the pane behind the dialog refreshed themselves
-    expect(row.get_by_text("kim5@gabiaedu.com")).to_be_attached()
-    expect(pane.get_by_text("5 / 5")).to_be_attached()
 
     # at five: [추가하기] is disabled and the dialog says why
     expect(dialog.get_by_text("5 / 5")).to_be_visible()
+    settled(page)
     expect(dialog.get_by_label("부계정 아이디")).to_be_disabled()
     expect(dialog.get_by_role("button", name="추가하기")).to_be_disabled()
     reason = "이 계정에는 이미 부계정이 최대 개수인 5개 있습니다."
@@ -93,6 +108,7 @@ def test_add_until_five_refuse_the_sixth_and_delete_one_holding_mail(
     dialog.get_by_role("button", name="추가하기").click()
     expect(dialog.locator("#subdlg-error")).to_contain_text(reason)
     expect(dialog).to_be_visible()
+    settled(page)
     assert SubAccount.objects.filter(owner__login_id="minjun.kim").count() == 5
     page.screenshot(path=f"{SHOTS}/subaccounts-4-sixth-refused.png")
 
@@ -106,6 +122,7 @@ def test_add_until_five_refuse_the_sixth_and_delete_one_holding_mail(
         confirm.get_by_text("부계정 메일함의 메일 3통이 받은메일함으로 이동합니다.")
     ).to_be_visible()
     expect(confirm.get_by_role("button", name="취소")).to_be_focused()
+    settled(page)
     page.screenshot(path=f"{SHOTS}/subaccounts-5-confirm.png")
     confirm.get_by_role("button", name="삭제", exact=True).click()
 
@@ -115,6 +132,7 @@ def test_add_until_five_refuse_the_sixth_and_delete_one_holding_mail(
     expect(dialog.get_by_role("button", name="kim3@gabiaedu.com 삭제")).to_have_count(0)
     expect(dialog.get_by_text("4 / 5")).to_be_visible()
     expect(dialog.get_by_label("부계정 아이디")).to_be_enabled()
+    settled(page)
     assert page.evaluate("window.changed").count("minjun.kim") == 6
     page.screenshot(path=f"{SHOTS}/subaccounts-6-deleted.png")
 
