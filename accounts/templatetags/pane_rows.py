@@ -29,7 +29,9 @@ def access_rows(rows) -> str:
         code = row.country or ""
         if code not in names:
             names[code] = escape(country_name(code))
-        country = names[code] + (f' <span class="muted">({escape(code.upper())})</span>' if code else "")
+        country = names[code] + (
+            f' <span class="muted">({escape(code.upper())})</span>' if code else ""
+        )
         ip = str(row.ip)
         out.append(
             f'<tr class="{"" if row.succeeded else "is-failed"}">'
