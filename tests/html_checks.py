@@ -1,0 +1,89 @@
+"""HTML inspection shared by the hardening tests: forms of a page, and what
+the Content Security Policy would refuse (inline script, inline style,
+event-handler attributes, javascript: URLs, hx-on)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+HANDLER_ATTRIBUTE = re.compile(r"^on[a-z]+$")
+
+
+@dataclass
+class Form:
+    method: str
+    action: str | None
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    selects: dict[str, list[str]] = field(default_factory=dict)
+
+
+class PageParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.forms: list[Form] = []
+        self.csp_problems: list[str] = []
+        self._form: Form | None = None
+        self._select: str | None = None
+        self._in_inline_script = False
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        for name, value in attrs:
+            if name == "style":
+                self.csp_problems.append(f"<{tag} style={value!r}>")
+            if HANDLER_ATTRIBUTE.match(name) or name.startswith(("hx-on", "data-hx-on")):
+                self.csp_problems.append(f"<{tag} {name}={value!r}>")
+            if (
+                name in {"href", "src", "action", "formaction"}
+                and value
+                and value.strip().lower().startswith("javascript:")
+            ):
+                self.csp_problems.append(f"<{tag} {name}={value!r}>")
+        if tag == "script":
+            if not attributes.get("src"):
+                self._in_inline_script = True
+                self.csp_problems.append("inline <script>")
+        elif tag == "style":
+            self.csp_problems.append("inline <style>")
+        elif tag == "form":
+            self._form = Form(
+                method=(attributes.get("method") or "get").lower(),
+                action=attributes.get("action"),
+            )
+            self.forms.append(self._form)
+        elif self._form is not None and tag in {"input", "textarea", "button"}:
+            name = attributes.get("name")
+            if name:
+                self._form.fields.setdefault(name, []).append(attributes.get("value") or "")
+        elif self._form is not None and tag == "select":
+            self._select = attributes.get("name")
+            if self._select:
+                self._form.fields.setdefault(self._select, [])
+                self._form.selects.setdefault(self._select, [])
+        elif self._select and tag == "option" and self._form is not None:
+            self._form.selects[self._select].append(attributes.get("value") or "")
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._form = None
+        elif tag == "select":
+            self._select = None
+        elif tag == "script":
+            self._in_inline_script = False
+
+
+def parse(html: str) -> PageParser:
+    parser = PageParser()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+def csp_problems(html: str) -> list[str]:
+    return parse(html).csp_problems
+
+
+def forms(html: str) -> list[Form]:
+    return parse(html).forms
