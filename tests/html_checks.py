@@ -23,6 +23,8 @@ class PageParser(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.forms: list[Form] = []
+        self.links: list[str] = []
+        self.hx_posts: list[str] = []
         self.csp_problems: list[str] = []
         self._form: Form | None = None
         self._select: str | None = None
@@ -41,6 +43,12 @@ class PageParser(HTMLParser):
                 and value.strip().lower().startswith("javascript:")
             ):
                 self.csp_problems.append(f"<{tag} {name}={value!r}>")
+        if attributes.get("href"):
+            self.links.append(attributes["href"])
+        if attributes.get("hx-get"):
+            self.links.append(attributes["hx-get"])
+        if attributes.get("hx-post"):
+            self.hx_posts.append(attributes["hx-post"])
         if tag == "script":
             if not attributes.get("src"):
                 self._in_inline_script = True
