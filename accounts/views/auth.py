@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
+from django.views import i18n
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import audit
@@ -166,7 +167,10 @@ def login(request, domain):
                 target=user,
                 ip=audit.client_ip(request),
             )
-    return HttpResponseRedirect(_safe_next(request, office))
+    response = HttpResponseRedirect(_safe_next(request, office))
+    if user.language:
+        _set_language_cookie(response, user.language)
+    return response
 
 
 @require_POST
@@ -183,3 +187,30 @@ def office_home(request, domain):
         return redirect_to_login(request.get_full_path(), reverse("login", args=[office.domain]))
     mailbox = getattr(user, "mailbox", None)
     return render(request, "accounts/office_home.html", {"office": office, "mailbox": mailbox})
+
+
+def _set_language_cookie(response, language: str) -> None:
+    # The same cookie Django's set_language writes.
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+
+
+def set_language(request):
+    """The language switch: Django's set_language (cookie, redirect back),
+    and for a signed-in account the choice is remembered with the account,
+    so it follows them to every browser at their next sign-in (SPEC N5)."""
+    response = i18n.set_language(request)
+    language = request.POST.get("language") if request.method == "POST" else None
+    supported = {code for code, _name in settings.LANGUAGES}
+    user = request.user
+    if language in supported and user.is_authenticated and user.language != language:
+        Account.objects.filter(pk=user.pk).update(language=language)
+    return response
