@@ -143,6 +143,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "accounts.views.auth.lockout_response"
 AXES_ENABLE_ADMIN = False
+# Successful logins are in our own audit log; no second, ever-growing table.
+AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False
 
 # Internationalisation: Korean first, English by choice (never by Accept-Language).
