@@ -7,12 +7,17 @@ person can read; views turn that into a message on the screen.
 
 from __future__ import annotations
 
+import unicodedata
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from accounts.models import Account, Folder, Mailbox, Message, Office
+from accounts import audit
+from accounts.models import Account, AuditEvent, Folder, Mailbox, Message, Office
 
 DEFAULT_FOLDERS = (
     (Folder.Role.INBOX, "Inbox"),
@@ -70,3 +75,130 @@ def message_deliver(
         used_bytes=F("used_bytes") + size_bytes, message_count=F("message_count") + 1
     )
     return message
+
+
+# -- 사용자 관리 (SPEC F7) ---------------------------------------------------
+
+ACCOUNT_NAME_MAX_LENGTH = Account._meta.get_field("name").max_length
+
+
+def _clean_account_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise DomainError(_("Enter a name."), code="name_empty")
+    if len(name) > ACCOUNT_NAME_MAX_LENGTH:
+        raise DomainError(
+            _("A name can have at most %(limit)d characters.") % {"limit": ACCOUNT_NAME_MAX_LENGTH},
+            code="name_too_long",
+        )
+    if any(unicodedata.category(char) in ("Cc", "Cf") for char in name):
+        raise DomainError(_("A name cannot contain control characters."), code="name_control")
+    return name
+
+
+@transaction.atomic
+def account_update(
+    *,
+    actor: Account,
+    account: Account,
+    name: str | None = None,
+    status: str | None = None,
+    pop3_enabled: bool | None = None,
+    smtp_enabled: bool | None = None,
+    remove_mail_password: bool = False,
+    ip: str | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Change what an admin manages on 사용자 관리 and audit it once.
+
+    ``None`` (or ``False`` for the password removal) leaves a field alone.
+    Returns the changes as ``{field: {"before": …, "after": …}}``; nothing
+    changed means no write and no audit event.
+
+    An admin cannot suspend themselves, nor the office's last active super
+    admin. The office's admin rows are locked (in primary-key order, before
+    the target) whenever a suspension is asked for, so two admins suspending
+    each other at once cannot both succeed.
+    """
+    if actor.office_id != account.office_id:
+        raise DomainError(_("This account belongs to another office."), code="other_office")
+    if status is not None and status not in Account.Status.values:
+        raise DomainError(_("Choose a valid status."), code="status_invalid")
+    if name is not None:
+        name = _clean_account_name(name)
+
+    suspending = status == Account.Status.SUSPENDED
+    if suspending:
+        admin_rows = (
+            Account.objects.select_for_update()
+            .filter(office_id=account.office_id, is_office_admin=True)
+            .order_by("pk")
+        )
+        active_admins = {
+            pk for pk, st in admin_rows.values_list("pk", "status") if st == Account.Status.ACTIVE
+        }
+    target = (
+        Account.objects.select_for_update(of=("self",))
+        .select_related("office")
+        .get(pk=account.pk, office_id=account.office_id)
+    )
+    mailbox = Mailbox.objects.select_for_update().filter(account=target).first()
+
+    if mailbox is None and (
+        pop3_enabled is not None or smtp_enabled is not None or remove_mail_password
+    ):
+        raise DomainError(
+            _("This account does not use mail, so it has no POP3, SMTP or mail-only password."),
+            code="no_mailbox",
+        )
+    if remove_mail_password and not mailbox.mail_password:
+        raise DomainError(
+            _("This account has no mail-only password to remove."), code="no_mail_password"
+        )
+    if suspending and target.status != Account.Status.SUSPENDED:
+        if target.pk == actor.pk:
+            raise DomainError(_("You cannot suspend your own account."), code="suspend_self")
+        if target.is_office_admin and not (active_admins - {target.pk}):
+            raise DomainError(
+                _("The office's last active super admin cannot be suspended."),
+                code="suspend_last_admin",
+            )
+
+    changes: dict[str, dict[str, Any]] = {}
+    account_fields: list[str] = []
+    mailbox_fields: list[str] = []
+
+    def change(obj, field: str, value, fields: list[str]) -> None:
+        before = getattr(obj, field)
+        if value is not None and value != before:
+            changes[field] = {"before": before, "after": value}
+            setattr(obj, field, value)
+            fields.append(field)
+
+    change(target, "name", name, account_fields)
+    change(target, "status", status, account_fields)
+    if mailbox is not None:
+        change(mailbox, "pop3_enabled", pop3_enabled, mailbox_fields)
+        change(mailbox, "smtp_enabled", smtp_enabled, mailbox_fields)
+        if remove_mail_password:
+            changes["mail_password"] = {"before": True, "after": False}
+            mailbox.mail_password = ""
+            mailbox_fields.append("mail_password")
+
+    if not changes:
+        return changes
+    if account_fields:
+        target.save(update_fields=account_fields)
+    if mailbox_fields:
+        mailbox.save(update_fields=mailbox_fields)
+    audit.record(
+        office=target.office,
+        action=AuditEvent.Action.ACCOUNT_UPDATE,
+        actor=actor,
+        target=target,
+        data=changes,
+        ip=ip,
+    )
+    # The caller's instance shows the new values too.
+    for field in account_fields:
+        setattr(account, field, getattr(target, field))
+    return changes

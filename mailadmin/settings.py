@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "template_partials",
     "axes",
     "csp",
+    # Country names (with their Korean catalogue) for the access history.
+    "django_countries",
     "accounts",
     "subaccounts",
 ]

@@ -1,8 +1,196 @@
-from django.http import Http404
+"""The detail pane of one account (SPEC F5).
 
+htmx requests get the pane alone (``account_detail.html#pane``), swapped into
+the list's ``<aside id="detail-pane">``; other requests get a full page with
+the same pane, so the URL can be bookmarked and works without JavaScript.
+
+The pane makes a constant number of queries whatever the account's history:
+the account with its mailbox (one join), the folders with their message
+count and size (per-folder aggregates bounded by the mailbox), and one page of the
+access history with its count -- both bounded by the 3-month window and
+served by the ``(account, -at)`` index, so older rows are never read. The
+last access comes from the mailbox's denormalised ``last_access_*`` fields
+(the same values the usage list shows), used only when they fall inside
+the window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from accounts.access import access_window_start
+from accounts.models import AccessLog, Account, Folder, Mailbox, Message
 from accounts.scoping import office_admin_required
+
+ACCESS_PAGE_SIZE = 20
+
+# Standard folders first, in the order mail clients show them.
+FOLDER_ORDER = {
+    Folder.Role.INBOX: 0,
+    Folder.Role.SENT: 1,
+    Folder.Role.DRAFTS: 2,
+    Folder.Role.SPAM: 3,
+    Folder.Role.TRASH: 4,
+}
+
+
+@dataclass(frozen=True)
+class LastAccess:
+    at: object
+    protocol: str
+    ip: str | None
+    country: str
+
+    @property
+    def protocol_label(self) -> str:
+        try:
+            return Mailbox.Protocol(self.protocol).label
+        except ValueError:
+            return self.protocol.upper()
+
+
+def last_access_in_window(mailbox: Mailbox | None, window_start) -> LastAccess | None:
+    """The last successful POP3/SMTP login if it lies inside the window.
+
+    The fields are kept by whatever records access (the importers, the demo)
+    and hold the newest *successful* login: a later failed attempt never
+    moves them.
+    """
+    if mailbox is None or mailbox.last_access_at is None:
+        return None
+    if mailbox.last_access_at < window_start:
+        return None
+    return LastAccess(
+        at=mailbox.last_access_at,
+        protocol=mailbox.last_access_protocol,
+        ip=mailbox.last_access_ip,
+        country=mailbox.last_access_country,
+    )
+
+
+def folder_breakdown(mailbox: Mailbox) -> list[Folder]:
+    """Every folder of the mailbox with ``message_total`` and ``size_total``,
+    children right after their parent, each with a ``depth``.
+
+    One query: the mailbox's folders, each with two correlated aggregates
+    over its own messages (the ``message_folder`` index). Unlike a
+    LEFT JOIN + GROUP BY, whose plan PostgreSQL may turn into a scan of the
+    whole message table when its statistics are stale, this plan cannot
+    leave the mailbox."""
+    per_folder = Message.objects.filter(folder=OuterRef("pk")).order_by().values("folder")
+    folders = list(
+        Folder.objects.filter(mailbox=mailbox)
+        .select_related("subaccount")
+        .annotate(
+            message_total=Coalesce(Subquery(per_folder.annotate(n=Count("pk")).values("n")), 0),
+            size_total=Coalesce(
+                Subquery(per_folder.annotate(size=Sum("size_bytes")).values("size")), 0
+            ),
+        )
+        .order_by()
+    )
+    children: dict[int | None, list[Folder]] = {}
+    for folder in folders:
+        children.setdefault(folder.parent_id, []).append(folder)
+
+    def key(folder: Folder):
+        return (FOLDER_ORDER.get(folder.role, len(FOLDER_ORDER)), folder.name.lower(), folder.pk)
+
+    ordered: list[Folder] = []
+    seen: set[int] = set()
+
+    def walk(parent_id: int | None, depth: int) -> None:
+        for folder in sorted(children.get(parent_id, []), key=key):
+            if folder.pk in seen:
+                continue
+            seen.add(folder.pk)
+            folder.depth = depth
+            ordered.append(folder)
+            walk(folder.pk, depth + 1)
+
+    walk(None, 0)
+    # Folders whose parent is not in this mailbox (never expected) still show.
+    for folder in folders:
+        if folder.pk not in seen:
+            folder.depth = 0
+            ordered.append(folder)
+    return ordered
+
+
+def access_history(account: Account, window_start, page_number) -> Page:
+    """One page of the account's POP3/SMTP logins inside the window, newest
+    first. Two queries whatever the page or the history's size: the COUNT and
+    the rows, both bounded by ``at >= window_start`` on the ``(account, -at)``
+    index. (``account`` is already scoped to the office; leaving ``office``
+    out lets PostgreSQL count from the index alone.)"""
+    rows = AccessLog.objects.filter(account=account, at__gte=window_start).order_by("-at", "-pk")
+    page = Paginator(rows, ACCESS_PAGE_SIZE).get_page(page_number)
+    # Paginator would skip the rows query on an empty first page; fetching
+    # the slice ourselves keeps the query count the same in every case.
+    offset = (page.number - 1) * ACCESS_PAGE_SIZE
+    page.object_list = list(rows[offset : offset + ACCESS_PAGE_SIZE])
+    return page
+
+
+def subaccount_block_reason(account: Account) -> str:
+    """Why [부계정 설정] is unavailable (R3), or '' when it is available."""
+    if account.is_group_or_shared:
+        return _("Group mail and shared mail cannot have sub-accounts.")
+    if not account.has_mailbox():
+        return _("Only accounts that use mail can have sub-accounts.")
+    return ""
+
+
+def pane_context(request, account: Account) -> dict:
+    now = timezone.now()
+    window_start = access_window_start(request.office.time_zone, now)
+    mailbox = getattr(account, "mailbox", None)
+    context = {
+        "account": account,
+        "mailbox": mailbox,
+        "window_start": window_start,
+        "window_months": settings.MAILADMIN_ACCESS_WINDOW_MONTHS,
+        "last_access": last_access_in_window(mailbox, window_start),
+        "subaccount_block_reason": subaccount_block_reason(account),
+        "subaccount_limit": settings.MAILADMIN_SUBACCOUNT_LIMIT,
+        "folders": [],
+        "history": None,
+    }
+    if mailbox is not None and mailbox.quota_bytes:
+        # The usage bar turns amber at 80 % and red at 95 % of the quota.
+        context["meter_low"] = mailbox.quota_bytes * 8 // 10
+        context["meter_high"] = mailbox.quota_bytes * 95 // 100
+    if mailbox is not None:
+        context["folders"] = folder_breakdown(mailbox)
+        context["history"] = access_history(account, window_start, request.GET.get("access_page"))
+    return context
 
 
 @office_admin_required
-def account_detail(request, login_id):  # placeholder: issue 4 builds it
-    raise Http404
+@require_GET
+def account_detail(request, login_id):
+    account = get_object_or_404(
+        Account.objects.select_related("mailbox"),
+        office=request.office,
+        login_id=login_id.lower(),
+    )
+    account.office = request.office
+    context = pane_context(request, account)
+    if request.htmx and not request.htmx.history_restore_request:
+        response = render(request, "accounts/account_detail.html#pane", context)
+    else:
+        context["nav"] = "mail_usage"
+        response = render(request, "accounts/account_detail.html", context)
+    # The same URL answers a pane or a page: caches must keep them apart.
+    patch_vary_headers(response, ("HX-Request",))
+    return response

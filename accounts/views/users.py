@@ -1,13 +1,88 @@
-from django.http import Http404
+"""사용자 관리 (SPEC F7): the office's accounts, and one account's settings."""
 
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts.audit import client_ip
+from accounts.forms import AccountUpdateForm, UserSearchForm
+from accounts.models import Account
 from accounts.scoping import office_admin_required
+from accounts.services import DomainError, account_update
+
+USERS_PAGE_SIZE = 20
+
+# Which form field a refusal of the service belongs to (by its code).
+ERROR_FIELDS = {
+    "name_empty": "name",
+    "name_too_long": "name",
+    "name_control": "name",
+    "status_invalid": "status",
+    "suspend_self": "status",
+    "suspend_last_admin": "status",
+    "no_mail_password": "remove_mail_password",
+}
 
 
 @office_admin_required
-def user_list(request):  # placeholder: issue 4 builds it
-    raise Http404
+@require_GET
+def user_list(request):
+    form = UserSearchForm(request.GET)
+    query = form.cleaned_data["q"].strip() if form.is_valid() else ""
+    accounts = Account.objects.filter(office=request.office).select_related("mailbox")
+    if query:
+        accounts = accounts.filter(Q(name__icontains=query) | Q(login_id__icontains=query))
+    page = Paginator(accounts.order_by("name", "login_id", "pk"), USERS_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "accounts/user_list.html",
+        {"form": form, "query": query, "page": page, "nav": "users"},
+        status=200 if form.is_valid() else 400,
+    )
 
 
 @office_admin_required
-def user_detail(request, login_id):  # placeholder: issue 4 builds it
-    raise Http404
+@require_http_methods(["GET", "POST"])
+def user_detail(request, login_id):
+    account = get_object_or_404(
+        Account.objects.select_related("mailbox"),
+        office=request.office,
+        login_id=login_id.lower(),
+    )
+    account.office = request.office
+    form = AccountUpdateForm(request.POST if request.method == "POST" else None, account=account)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                changes = account_update(
+                    actor=request.user, account=account, ip=client_ip(request), **form.changes()
+                )
+            except DomainError as error:
+                field = ERROR_FIELDS.get(error.code)
+                form.add_error(field if field in form.fields else None, error)
+            else:
+                if changes:
+                    messages.success(request, _("The changes were saved."))
+                else:
+                    messages.info(request, _("Nothing was changed."))
+                return redirect("user_detail", request.office.domain, account.login_id)
+        status = 400
+    return render(
+        request,
+        "accounts/user_detail.html",
+        {
+            "account": account,
+            "mailbox": getattr(account, "mailbox", None),
+            "form": form,
+            "nav": "users",
+        },
+        status=status,
+    )

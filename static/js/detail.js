@@ -1,0 +1,35 @@
+// The detail pane (SPEC F5): closing it inside the usage list without a
+// round trip. Without JavaScript the close link simply leads to the list.
+(function () {
+  "use strict";
+
+  function closePane(pane) {
+    var aside = pane.closest("#detail-pane");
+    if (!aside) return false;
+    var login = pane.getAttribute("data-login-id");
+    aside.innerHTML = "";
+    // Give the focus back to the row that opened the pane.
+    var suffix = "/accounts/" + login + "/";
+    var opener = Array.prototype.find.call(document.querySelectorAll("a[hx-get]"), function (link) {
+      var path = link.getAttribute("hx-get").split("?")[0];
+      return path.slice(-suffix.length) === suffix;
+    });
+    if (opener) opener.focus();
+    return true;
+  }
+
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("[data-pane-close]");
+    if (!link) return;
+    var pane = link.closest(".pane");
+    if (pane && closePane(pane)) event.preventDefault();
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || event.defaultPrevented) return;
+    var modal = document.getElementById("modal");
+    if (modal && modal.open) return;
+    var pane = document.activeElement && document.activeElement.closest && document.activeElement.closest("#detail-pane .pane");
+    if (pane && closePane(pane)) event.preventDefault();
+  });
+})();
