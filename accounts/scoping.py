@@ -15,7 +15,6 @@ zone active; they do not receive ``domain`` themselves.
 from __future__ import annotations
 
 from functools import wraps
-from urllib.parse import urlsplit, urlunsplit
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -23,7 +22,6 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
-from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.models import Account, Office
 
@@ -32,27 +30,15 @@ def get_office_or_404(domain: str) -> Office:
     return get_object_or_404(Office, domain=domain.lower())
 
 
-def _to_login(request, office: Office):
-    login_url = reverse("login", args=[office.domain])
-    if getattr(request, "htmx", False):
-        # An htmx request (e.g. after the idle timeout) would swap the login
-        # page into a fragment: send the whole page there instead, and back
-        # to the page the user was on afterwards.
-        current = urlsplit(request.htmx.current_url or "")
-        page = urlunsplit(("", "", current.path, current.query, ""))
-        if not page.startswith(f"/{office.domain}/"):
-            page = request.get_full_path()
-        return HttpResponseClientRedirect(redirect_to_login(page, login_url)["Location"])
-    return redirect_to_login(request.get_full_path(), login_url)
-
-
 def office_admin_required(view):
     @wraps(view)
     def wrapper(request, domain, *args, **kwargs):
         office = get_office_or_404(domain)
         user = request.user
         if not user.is_authenticated:
-            return _to_login(request, office)
+            return redirect_to_login(
+                request.get_full_path(), reverse("login", args=[office.domain])
+            )
         if user.office_id != office.id:
             raise Http404("not an account of this office")
         if not user.is_office_admin:

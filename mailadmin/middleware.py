@@ -62,8 +62,11 @@ class SessionIdleTimeoutMiddleware:
                 now - last_seen >= int(settings.SESSION_IDLE_RESOLUTION)
             ):
                 session[self.KEY] = now
-        response = self.get_response(request)
-        # A sign-in during this request: start the clock in the same save.
-        if SESSION_KEY in request.session and self.KEY not in request.session:
-            request.session[self.KEY] = int(time.time())
-        return response
+        return self.get_response(request)
+
+
+def start_idle_clock(sender, request, user, **kwargs) -> None:
+    """user_logged_in: the idle clock starts with the session, in the same
+    save as the sign-in itself."""
+    if request is not None and hasattr(request, "session"):
+        request.session[SessionIdleTimeoutMiddleware.KEY] = int(time.time())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off
@@ -21,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views import i18n
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts import audit
 from accounts.forms import DomainForm, LoginIdForm, PasswordForm
@@ -90,6 +92,21 @@ def _safe_next(request, office: Office) -> str:
     return reverse("office_home", args=[office.domain])
 
 
+def _login_as_whole_page(request, office: Office, next_url: str):
+    """An htmx request sent here by a redirect (signed out, e.g. by the idle
+    timeout) would swap the login form into a fragment of the page: have htmx
+    load the login as a whole page instead, and come back afterwards to the
+    page the user was on."""
+    current = urlsplit(request.htmx.current_url or "")
+    page = urlunsplit(("", "", current.path, current.query, ""))
+    if not page.startswith(f"/{office.domain}/"):
+        page = next_url
+    target = reverse("login", args=[office.domain])
+    if page:
+        target += "?" + urlencode({"next": page})
+    return HttpResponseClientRedirect(target)
+
+
 @require_http_methods(["GET", "POST"])
 def login(request, domain):
     """Two steps like the original: ① ID → [다음], ② password → [로그인].
@@ -99,6 +116,8 @@ def login(request, domain):
     """
     office = get_office_or_404(domain)
     next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if request.method == "GET" and request.htmx:
+        return _login_as_whole_page(request, office, next_url)
     context = {"office": office, "next": next_url}
 
     if request.method == "GET" or "password" not in request.POST:
