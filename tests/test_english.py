@@ -8,11 +8,13 @@ import re
 import shutil
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
 
 import polib
 import pytest
+from django.apps import apps
 from django.conf import settings
 from django.test import Client
 
@@ -99,6 +101,74 @@ def test_every_screen_in_english_shows_no_korean(ascii_office, route):
                 response = client.post(action, data, **extra)
                 assert korean_left(response) == [], f"POST {action} {data} {extra}"
         client.force_login(ascii_office.admin)
+
+
+class VisibleText(HTMLParser):
+    """Text a person sees or hears: text nodes, and the labelling attributes."""
+
+    SPOKEN = {"title", "aria-label", "placeholder", "alt", "aria-description"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.hidden = 0
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag in {"script", "style"} or attributes.get("lang") == "en":
+            self.hidden += 1
+        self.parts += [v for k, v in attrs if k in self.SPOKEN and v]
+        if tag == "input" and attributes.get("type") in {"submit", "button"}:
+            self.parts.append(attributes.get("value") or "")
+
+    def handle_endtag(self, tag):
+        if tag in {"script", "style", "option"} and self.hidden:
+            self.hidden -= 1
+
+    def handle_data(self, data):
+        if not self.hidden:
+            self.parts.append(data)
+
+
+# Words a Korean screen may show in Latin letters: units, protocols, formats.
+LATIN_IN_KOREAN = {"KB", "MB", "GB", "TB", "B", "POP", "SMTP", "IMAP", "IP", "xlsx", "Excel"}
+
+
+def data_strings() -> list[str]:
+    """Every text value stored in the product's tables, longest first."""
+    found: set[str] = set()
+    for label in ("accounts", "subaccounts"):
+        for model in apps.get_app_config(label).get_models():
+            fields = [
+                f.attname
+                for f in model._meta.concrete_fields
+                if f.get_internal_type() in {"CharField", "TextField", "GenericIPAddressField"}
+            ]
+            for row in model.objects.values_list(*fields):
+                found.update(str(value) for value in row if value)
+    return sorted(found, key=len, reverse=True)
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=str)
+def test_every_screen_in_korean_shows_no_untranslated_english(org, route):
+    """The mirror check: an English source string that skipped the
+    catalogue would show through on the Korean screen."""
+    populate(org)
+    client = Client()
+    client.force_login(org.admin)
+    url = url_for(route, identifiers(org))
+    data = sorted([*data_strings(), "mailadmin", "example.com"], key=len, reverse=True)
+    for extra in ({}, {"HTTP_HX_REQUEST": "true"}):
+        response = client.get(url, **extra)
+        if "text/html" not in response.get("Content-Type", ""):
+            continue
+        parser = VisibleText()
+        parser.feed(response.content.decode())
+        text = " ".join(parser.parts)
+        for value in data:
+            text = text.replace(value, " ")
+        words = set(re.findall(r"[A-Za-z]{2,}", text)) - LATIN_IN_KOREAN
+        assert words == set(), f"GET {url} {extra}: English left on the Korean screen"
 
 
 def test_sign_in_and_its_messages_in_english(ascii_office):
