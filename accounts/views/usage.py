@@ -1,27 +1,149 @@
-"""메일 사용 현황: the mail usage list."""
+"""메일 사용 현황: the mail usage list, its Excel download and 비우기."""
 
-from django.http import Http404
-from django.shortcuts import render
+from __future__ import annotations
 
-from accounts.models import Account
-from accounts.scoping import office_admin_required
+import json
+
+from django.conf import settings
+from django.contrib import messages
+from django.db import transaction
+from django.http import FileResponse, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts import audit
+from accounts.exports import roster_write
+from accounts.formatting import human_bytes
+from accounts.models import AuditEvent
+from accounts.scoping import get_account_or_404, office_admin_required
+from accounts.selectors import FIRST_DIRECTION, SORT_FIELDS, usage_page
+from accounts.services import mailbox_empty
+from accounts.xlsx import XLSX_CONTENT_TYPE, spooled_file
+
+TABLE_ID = "account-table"
+
+
+def _wants_table_only(request) -> bool:
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.history_restore_request and htmx.target == TABLE_ID
+
+
+def _sort_columns(current: str) -> dict[str, dict[str, str]]:
+    """For each sortable column: the sort its header link asks for and its
+    aria-sort state."""
+    columns = {}
+    for key in SORT_FIELDS:
+        if current == key:
+            state, next_sort = "ascending", f"-{key}"
+        elif current == f"-{key}":
+            state, next_sort = "descending", key
+        else:
+            state, next_sort = "none", f"{FIRST_DIRECTION[key]}{key}"
+        columns[key] = {"aria_sort": state, "next": next_sort}
+    return columns
 
 
 @office_admin_required
+@require_GET
 def account_list(request):
-    accounts = (
-        Account.objects.filter(office=request.office, mailbox__isnull=False)
-        .select_related("mailbox")
-        .order_by("name", "login_id", "pk")[:20]
+    listing = usage_page(request.office, request.GET)
+    context = {
+        "nav": "mail_usage",
+        "listing": listing,
+        "filterset": listing.filterset,
+        "page_obj": listing.page,
+        "page_range": listing.page_range,
+        "rows": listing.rows,
+        "sort": listing.sort,
+        "columns": _sort_columns(listing.sort),
+        "page_sizes": settings.MAILADMIN_PAGE_SIZES,
+        "table_id": TABLE_ID,
+    }
+    template = "accounts/account_list.html"
+    if _wants_table_only(request):
+        template += "#account-table"
+    response = render(request, template, context)
+    # The same URL answers a whole page or only the table: caches (and the
+    # back button) must keep them apart.
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
+
+
+@office_admin_required
+@require_GET
+def account_export(request):
+    """④ 목록 다운로드: the accounts the list's parameters select, all pages,
+    as .xlsx. The file is complete and its audit event committed before the
+    first byte is sent, so no download goes unrecorded (R8)."""
+    target = spooled_file()
+    roster = roster_write(target, office=request.office, params=request.GET)
+    with transaction.atomic():
+        audit.record(
+            office=request.office,
+            action=AuditEvent.Action.ROSTER_EXPORT,
+            actor=request.user,
+            data={"filters": roster.filters, "rows": roster.rows, "filename": roster.filename},
+            ip=audit.client_ip(request),
+        )
+    target.seek(0)
+    return FileResponse(
+        target, as_attachment=True, filename=roster.filename, content_type=XLSX_CONTENT_TYPE
     )
-    return render(request, "accounts/account_list.html", {"accounts": accounts})
+
+
+def _next_url(request) -> str:
+    """Where to go back to: the list (with its filters) unless a safe local
+    URL of this office's list was passed along."""
+    fallback = reverse("mail_accounts", args=[request.office.domain])
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate.startswith(fallback) and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return fallback
 
 
 @office_admin_required
-def account_export(request):  # placeholder: issue 3 builds it
-    raise Http404
-
-
-@office_admin_required
-def account_empty(request, login_id):  # placeholder: issue 3 builds it
-    raise Http404
+@require_http_methods(["GET", "POST"])
+def account_empty(request, login_id):
+    """비우기 (F4). GET shows the confirmation; only a POST empties."""
+    account = get_account_or_404(request, login_id, mailbox__isnull=False)
+    next_url = _next_url(request)
+    if request.method == "POST":
+        result = mailbox_empty(account=account, actor=request.user, ip=audit.client_ip(request))
+        messages.success(
+            request,
+            _(
+                "The mailbox of %(name)s (%(login_id)s) was emptied: "
+                "%(messages)s messages, %(size)s deleted."
+            )
+            % {
+                "name": account.name,
+                "login_id": account.login_id,
+                "messages": f"{result.messages:,}",
+                "size": human_bytes(result.bytes),
+            },
+        )
+        if request.htmx:
+            # The list (and any pane) listens for mailboxEmptied and reloads
+            # itself, showing the message; the dialog closes.
+            response = HttpResponse(status=204)
+            response["HX-Trigger"] = json.dumps(
+                {"mailboxEmptied": {"login_id": account.login_id}, "closeModal": True}
+            )
+            return response
+        return redirect(next_url)
+    template = "accounts/account_empty.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        template += "#empty-dialog"
+    response = render(
+        request,
+        template,
+        {"nav": "mail_usage", "account": account, "mailbox": account.mailbox, "next": next_url},
+    )
+    patch_vary_headers(response, ("HX-Request",))
+    return response
