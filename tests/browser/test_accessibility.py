@@ -4,6 +4,7 @@ the screens, in Korean and in English."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser import axe
 from tests.browser.conftest import login
@@ -84,3 +85,17 @@ def test_screens_in_english(admin_page, live_server, data):
     axe.assert_accessible(admin_page, "the dashboard in English")
     admin_page.goto(f"{live_server.url}/{DOMAIN}/manage/mail/accounts/")
     axe.assert_accessible(admin_page, "the usage list in English")
+
+
+def test_usage_list_with_the_detail_pane_and_the_empty_dialog(admin_page, live_server, data):
+    admin_page.goto(f"{live_server.url}/{DOMAIN}/manage/mail/accounts/")
+    axe.assert_accessible(admin_page, "the usage list")
+    admin_page.locator("#account-table").get_by_role("link", name=data.kim.name, exact=True).click()
+    pane = admin_page.locator("#detail-pane")
+    expect(pane).to_contain_text(data.kim.login_id)
+    axe.assert_accessible(admin_page, "the usage list with the detail pane open")
+    admin_page.get_by_role("link", name=f"비우기 {data.kim.name}").click()
+    expect(admin_page.get_by_role("dialog")).to_be_visible()
+    axe.assert_accessible(admin_page, "the 비우기 dialog")
+    admin_page.keyboard.press("Escape")
+    expect(admin_page.get_by_role("dialog")).to_be_hidden()
