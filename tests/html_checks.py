@@ -27,7 +27,8 @@ class PageParser(HTMLParser):
         self.hx_posts: list[str] = []
         self.csp_problems: list[str] = []
         self._form: Form | None = None
-        self._select: str | None = None
+        self._by_id: dict[str, Form] = {}
+        self._select: tuple[Form, str] | None = None
         self._in_inline_script = False
 
     def handle_starttag(self, tag, attrs):
@@ -56,22 +57,30 @@ class PageParser(HTMLParser):
         elif tag == "style":
             self.csp_problems.append("inline <style>")
         elif tag == "form":
-            self._form = Form(
-                method=(attributes.get("method") or "get").lower(),
-                action=attributes.get("action"),
-            )
-            self.forms.append(self._form)
-        elif self._form is not None and tag in {"input", "textarea", "button"}:
+            form = self._by_id.get(attributes.get("id") or "") or Form(method="get", action=None)
+            form.method = (attributes.get("method") or "get").lower()
+            form.action = attributes.get("action")
+            if attributes.get("id"):
+                self._by_id[attributes["id"]] = form
+            self.forms.append(form)
+            self._form = form
+        elif tag in {"input", "textarea", "button", "select"}:
+            # A control belongs to its enclosing form or to the one its
+            # form="…" attribute names, wherever that stands in the page.
+            owner = self._form
+            if attributes.get("form"):
+                owner = self._by_id.setdefault(attributes["form"], Form(method="get", action=None))
             name = attributes.get("name")
-            if name:
-                self._form.fields.setdefault(name, []).append(attributes.get("value") or "")
-        elif self._form is not None and tag == "select":
-            self._select = attributes.get("name")
-            if self._select:
-                self._form.fields.setdefault(self._select, [])
-                self._form.selects.setdefault(self._select, [])
-        elif self._select and tag == "option" and self._form is not None:
-            self._form.selects[self._select].append(attributes.get("value") or "")
+            if owner is not None and name:
+                if tag == "select":
+                    self._select = (owner, name)
+                    owner.fields.setdefault(name, [])
+                    owner.selects.setdefault(name, [])
+                else:
+                    owner.fields.setdefault(name, []).append(attributes.get("value") or "")
+        elif tag == "option" and self._select:
+            owner, name = self._select
+            owner.selects[name].append(attributes.get("value") or "")
 
     def handle_endtag(self, tag):
         if tag == "form":
