@@ -235,3 +235,15 @@ LOGGING = {
 MAILADMIN_SUBACCOUNT_LIMIT = 5
 MAILADMIN_PAGE_SIZES = (20, 50, 100)
 MAILADMIN_ACCESS_WINDOW_MONTHS = 3
+
+# Argon2id first: Dovecot verifies Django's Argon2id hashes natively
+# ({ARGON2ID}, see accounts/mailserver.py and README "Mail servers"), so POP3
+# and SMTP accept the same passwords as the web. Older PBKDF2 hashes still
+# verify here and are re-hashed with Argon2id at the next sign-in.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]

@@ -1,0 +1,159 @@
+"""Keeping the access log bounded and the denormalised counters true."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Count, OuterRef, Subquery, Sum
+from django.utils import timezone
+
+from accounts.access import access_window_start
+from accounts.models import AccessLog, Mailbox, Message
+
+
+def prune_access_logs(
+    *,
+    keep_days: int,
+    office=None,
+    now: dt.datetime | None = None,
+    batch_size: int = 5000,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Delete access rows older than ``keep_days`` days, a batch per
+    transaction so neither SQLite's writer lock nor PostgreSQL's row locks are
+    held for long. Returns how many rows went."""
+    cutoff = (now or timezone.now()) - dt.timedelta(days=keep_days)
+    old = AccessLog.objects.filter(at__lt=cutoff)
+    if office is not None:
+        old = old.filter(office=office)
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            ids = list(old.values_list("pk", flat=True)[:batch_size])
+            if not ids:
+                return deleted
+            deleted += AccessLog.objects.filter(pk__in=ids).delete()[0]
+        if progress:
+            progress(deleted)
+
+
+@dataclass
+class Drift:
+    mailbox_id: int
+    address: str
+    field: str
+    stored: object
+    actual: object
+
+
+@dataclass
+class ReconcileResult:
+    mailboxes: int = 0
+    drifts: list[Drift] = field(default_factory=list)
+    fixed: int = 0
+
+
+COUNTER_FIELDS = ("used_bytes", "message_count")
+ACCESS_FIELDS = ("last_access_at", "last_access_protocol", "last_access_ip", "last_access_country")
+
+
+def reconcile_usage(
+    *, office=None, fix: bool = False, now: dt.datetime | None = None, chunk_size: int = 1000
+) -> ReconcileResult:
+    """Recompute every mailbox's counters from its messages and its last
+    access from the access log; report each difference, and store the
+    recomputed values when ``fix``.
+
+    Last access is the newest successful POP3/SMTP row. When the log holds
+    none (pruned history), a stored last access older than the 3-month
+    window is no drift -- it is shown nowhere -- but one inside it is.
+    """
+    now = now or timezone.now()
+    result = ReconcileResult()
+    mailboxes = Mailbox.objects.select_related("account", "office").order_by("pk")
+    if office is not None:
+        mailboxes = mailboxes.filter(office=office)
+    newest_success = AccessLog.objects.filter(
+        account_id=OuterRef("account_id"),
+        succeeded=True,
+        protocol__in=[p.value for p in Mailbox.Protocol],
+    ).order_by("-at", "-pk")
+    mailboxes = mailboxes.annotate(newest_access_id=Subquery(newest_success.values("pk")[:1]))
+    last_pk = 0
+    while True:
+        chunk = list(mailboxes.filter(pk__gt=last_pk)[:chunk_size])
+        if not chunk:
+            return result
+        last_pk = chunk[-1].pk
+        result.mailboxes += len(chunk)
+        totals = {
+            row["mailbox_id"]: row
+            for row in Message.objects.filter(mailbox_id__in=[m.pk for m in chunk])
+            .values("mailbox_id")
+            .annotate(total=Sum("size_bytes"), count=Count("id"))
+        }
+        access = AccessLog.objects.in_bulk(
+            [m.newest_access_id for m in chunk if m.newest_access_id]
+        )
+        changed: list[Mailbox] = []
+        changed_fields: set[str] = set()
+        for mailbox in chunk:
+            found = totals.get(mailbox.pk, {})
+            actual = {
+                "used_bytes": found.get("total") or 0,
+                "message_count": found.get("count") or 0,
+            }
+            row = access.get(mailbox.newest_access_id)
+            if row is not None:
+                actual.update(
+                    last_access_at=row.at,
+                    last_access_protocol=row.protocol,
+                    last_access_ip=row.ip,
+                    last_access_country=row.country,
+                )
+            elif mailbox.last_access_at is not None and mailbox.last_access_at >= (
+                access_window_start(mailbox.office.time_zone, now)
+            ):
+                actual.update(
+                    last_access_at=None,
+                    last_access_protocol="",
+                    last_access_ip=None,
+                    last_access_country="",
+                )
+            drifted = False
+            for name, value in actual.items():
+                stored = getattr(mailbox, name)
+                if stored != value:
+                    result.drifts.append(
+                        Drift(mailbox.pk, mailbox.account.email, name, stored, value)
+                    )
+                    setattr(mailbox, name, value)
+                    changed_fields.add(name)
+                    drifted = True
+            if drifted:
+                changed.append(mailbox)
+        if fix and changed:
+            with transaction.atomic():
+                _store_fixes(changed, changed_fields)
+            result.fixed += len(changed)
+
+
+def _store_fixes(changed: list[Mailbox], fields: set[str]) -> None:
+    """Counters are re-summed under the mailbox lock so that mail delivered
+    meanwhile is counted; the last access is written as found."""
+    for mailbox in changed:
+        rows = Mailbox.objects.filter(pk=mailbox.pk)
+        list(rows.select_for_update().values_list("pk"))  # hold the row while summing
+        updates = {}
+        if fields & set(COUNTER_FIELDS):
+            totals = Message.objects.filter(mailbox_id=mailbox.pk).aggregate(
+                total=Sum("size_bytes"), count=Count("id")
+            )
+            updates.update(used_bytes=totals["total"] or 0, message_count=totals["count"] or 0)
+        for name in ACCESS_FIELDS:
+            if name in fields:
+                updates[name] = getattr(mailbox, name)
+        rows.update(**updates)

@@ -1,0 +1,41 @@
+"""manage.py prune_access_logs [--keep-days N]: drop old access rows in batches."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.maintenance import prune_access_logs
+from accounts.models import Office
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete access-log rows older than N days (default 100: the 3-month window the "
+        "detail pane shows, plus a margin), in batches."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--keep-days", type=int, default=100, metavar="N")
+        parser.add_argument("--domain", help="only this office (default: every office)")
+        parser.add_argument("--batch-size", type=int, default=5000)
+
+    def handle(self, *args, keep_days, domain, batch_size, **options):
+        if keep_days < 1:
+            raise CommandError("--keep-days must be at least 1.")
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        office = None
+        if domain:
+            office = Office.objects.filter(domain=domain.lower()).first()
+            if office is None:
+                raise CommandError(f"No office with the domain {domain}.")
+        window_days = settings.MAILADMIN_ACCESS_WINDOW_MONTHS * 31
+        if keep_days < window_days:
+            self.stderr.write(
+                f"warning: keeping {keep_days} days is less than the "
+                f"{settings.MAILADMIN_ACCESS_WINDOW_MONTHS}-month access history the "
+                "detail pane shows."
+            )
+        deleted = prune_access_logs(keep_days=keep_days, office=office, batch_size=batch_size)
+        self.stdout.write(f"deleted: {deleted:,} access rows older than {keep_days} days")
