@@ -80,8 +80,7 @@ def test_every_management_screen(admin_page, live_server, data, route):
 def test_screens_in_english(admin_page, live_server, data):
     admin_page.goto(f"{live_server.url}/{DOMAIN}/manage/")
     admin_page.get_by_label("언어").select_option("en")
-    admin_page.wait_for_load_state()
-    assert admin_page.locator("html").get_attribute("lang") == "en"
+    expect(admin_page.locator("html")).to_have_attribute("lang", "en")
     axe.assert_accessible(admin_page, "the dashboard in English")
     admin_page.goto(f"{live_server.url}/{DOMAIN}/manage/mail/accounts/")
     axe.assert_accessible(admin_page, "the usage list in English")
