@@ -49,5 +49,6 @@ class SubAccount(models.Model):
         return self.local_part
 
     @property
-    def address(self) -> str:
+    def full_address(self) -> str:
+        # (``address`` is the reverse accessor of the Address registry row.)
         return f"{self.local_part}@{self.owner.office.domain}"

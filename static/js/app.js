@@ -15,6 +15,7 @@
   // <dialog> shown with showModal() makes the page behind it inert (focus is
   // trapped) and closes on Escape; focus then returns to what opened it.
   var opener = null;
+  var openerKey = null;  // to find the opener again if a refresh replaced it
 
   function modal() { return document.getElementById("modal"); }
 
@@ -22,8 +23,23 @@
     var target = event.detail && event.detail.target;
     if (target && target.id === "modal-body" && !modal().open) {
       opener = event.detail.elt;
+      openerKey = { id: opener.id, get: opener.getAttribute("hx-get") };
     }
   });
+
+  // A success in the dialog refreshes the list row and the pane behind it
+  // (e.g. subaccountsChanged), replacing the button that opened it: focus
+  // its replacement, found by id or by the same hx-get.
+  function reopened() {
+    if (!openerKey) return null;
+    if (openerKey.id && document.getElementById(openerKey.id)) {
+      return document.getElementById(openerKey.id);
+    }
+    if (!openerKey.get) return null;
+    return Array.prototype.find.call(document.querySelectorAll("[hx-get]"), function (element) {
+      return element.getAttribute("hx-get") === openerKey.get;
+    }) || null;
+  }
 
   document.addEventListener("htmx:afterSwap", function (event) {
     if (!event.detail || !event.detail.target || event.detail.target.id !== "modal-body") return;
@@ -44,8 +60,10 @@
   document.addEventListener("close", function (event) {
     if (event.target.id !== "modal") return;
     document.getElementById("modal-body").innerHTML = "";
-    if (opener && document.contains(opener)) opener.focus();
+    var back = opener && document.contains(opener) ? opener : reopened();
+    if (back) back.focus();
     opener = null;
+    openerKey = null;
   }, true);
 
   // A server response may ask to close the modal (HX-Trigger: closeModal).
