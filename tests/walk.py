@@ -9,7 +9,6 @@ skipped.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,15 +37,6 @@ class Route:
 
     def __str__(self) -> str:
         return self.route
-
-    @property
-    def is_placeholder(self) -> bool:
-        """The URL skeleton's stand-in for a screen another issue builds."""
-        view = inspect.unwrap(self.view)
-        try:
-            return "# placeholder" in inspect.getsource(view)
-        except (OSError, TypeError):
-            return False
 
     @property
     def keywords(self) -> list[str]:

@@ -62,17 +62,18 @@ def test_office_home_and_dashboard(admin_page, live_server):
     axe.assert_accessible(admin_page, "the dashboard")
 
 
-GET_SCREENS = [r for r in manage_routes() if not r.route.endswith((".xlsx", "/delete/"))]
+GET_SCREENS = [r for r in manage_routes() if not r.route.endswith(".xlsx")]
 
 
 @pytest.mark.parametrize("route", GET_SCREENS, ids=str)
-def test_every_management_screen(admin_page, live_server, data, route):
+def test_every_management_screen(admin_page, live_server, data, route, console_errors):
     """Every GET screen under /<domain>/manage/ (walked from the resolver),
-    as its own page."""
-    if route.is_placeholder:
-        pytest.xfail(f"{route} is still the URL skeleton's placeholder")
+    as its own page (what a link opens without JavaScript)."""
     url = live_server.url + url_for(route, identifiers(data))
     response = admin_page.goto(url)
+    if response.status == 405:  # a POST-only address, not a screen
+        console_errors.append("status of 405")
+        return
     assert response.status == 200, f"{route}: {response.status}"
     axe.assert_accessible(admin_page, str(route))
 

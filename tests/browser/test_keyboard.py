@@ -5,14 +5,13 @@ nothing serious in either state of the dialog."""
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import expect
 
 from subaccounts.models import SubAccount
 from tests.browser import axe
 from tests.browser.conftest import login
 from tests.factories import PASSWORD
-from tests.walk import manage_routes, populate
+from tests.walk import populate
 
 DOMAIN = "gabiaedu.com"
 
@@ -28,16 +27,18 @@ def tab_to(page, predicate: str, what: str, limit: int = 80) -> None:
     raise AssertionError(f"Tab never reached {what}")
 
 
-def focused(page) -> str:
-    return page.evaluate(
-        "() => { const e = document.activeElement;"
-        " return e ? (e.getAttribute('aria-label') || e.name || e.textContent).trim() : ''; }"
+def settled(page) -> None:
+    """Wait until htmx is done: no request in flight, nothing settling, and
+    everything it swapped in wired up (keys pressed faster than that would
+    reach plain buttons)."""
+    page.wait_for_function(
+        """() => !document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling")
+              && Array.from(document.querySelectorAll("[hx-get], [hx-post]"))
+                   .every(element => element["htmx-internal-data"] !== undefined)"""
     )
 
 
 def test_subaccount_dialog_with_the_keyboard_only(page, live_server, office_data, console_errors):
-    if next(r for r in manage_routes() if r.name == "subaccounts").is_placeholder:
-        pytest.xfail("the sub-account dialog is still the URL skeleton's placeholder")
     data = populate(office_data)
     kim = data.kim
     axe.install(page)
@@ -47,6 +48,7 @@ def test_subaccount_dialog_with_the_keyboard_only(page, live_server, office_data
     expect(opener).to_be_visible()
 
     # Open: Tab to the row's [부계정 설정], Enter.
+    settled(page)
     tab_to(
         page,
         "e.matches('#account-table a[href$=\"/subaccounts/\"]')",
@@ -56,6 +58,7 @@ def test_subaccount_dialog_with_the_keyboard_only(page, live_server, office_data
     dialog = page.get_by_role("dialog")
     expect(dialog).to_be_visible()
     expect(dialog.get_by_label("부계정 아이디")).to_be_focused()
+    settled(page)
     axe.assert_accessible(page, "the sub-account dialog", "#modal")
 
     # Add: type the ID, Enter.
@@ -64,20 +67,28 @@ def test_subaccount_dialog_with_the_keyboard_only(page, live_server, office_data
     expect(dialog).to_contain_text(f"kim-keys@{DOMAIN}")
     assert SubAccount.objects.filter(owner=kim, local_part="kim-keys").exists()
     expect(dialog).to_be_visible()
+    settled(page)
 
     # Delete: Tab to its delete button, Enter; the confirmation takes focus;
     # Tab to [삭제], Enter.
     tab_to(page, f"(e.getAttribute('aria-label') || '').includes('kim-keys@{DOMAIN}')", "delete")
     page.keyboard.press("Enter")
-    expect(dialog).to_contain_text("삭제")
+    expect(dialog.get_by_role("heading", name="부계정 삭제")).to_be_visible()
+    expect(dialog.get_by_role("button", name="취소")).to_be_focused()
+    settled(page)
     axe.assert_accessible(page, "the delete confirmation", "#modal")
     tab_to(page, "e.type === 'submit' && e.closest('#modal')", "the [삭제] button")
     page.keyboard.press("Enter")
-    expect(dialog).not_to_contain_text(f"kim-keys@{DOMAIN}")
+    expect(dialog.get_by_role("heading", name="부계정 설정")).to_be_visible()
+    expect(dialog.get_by_role("button", name=f"kim-keys@{DOMAIN} 삭제")).to_have_count(0)
+    expect(
+        dialog.get_by_role("button", name=f"{data.subaccount.local_part}@{DOMAIN} 삭제")
+    ).to_be_visible()
     expect(dialog).to_be_visible()
     assert not SubAccount.objects.filter(owner=kim, local_part="kim-keys").exists()
     assert SubAccount.objects.filter(owner=kim, local_part=data.subaccount.local_part).exists()
 
+    settled(page)
     # Escape closes it and focus is back on the button that opened it.
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
