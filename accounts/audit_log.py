@@ -54,6 +54,9 @@ def _field_labels() -> dict[str, str]:
         "address": _("Address"),
         "rows": _("Rows"),
         "filters": _("Filters"),
+        # login_locked (accounts.views.auth)
+        "failures": _("Failed attempts"),
+        "cooloff_minutes": _("Blocked for (minutes)"),
     }
 
 

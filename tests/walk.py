@@ -130,15 +130,21 @@ def populate(data: SimpleNamespace) -> SimpleNamespace:
             succeeded=ok,
             session_id=f"s{days}",
         )
-    AuditEvent.objects.create(
-        office=office,
-        actor=data.admin,
-        actor_label=data.admin.login_id,
-        action=AuditEvent.Action.LOGIN,
-        target=data.admin,
-        target_label=data.admin.login_id,
-        ip="211.234.10.1",
-    )
+    for action, extra in [
+        (AuditEvent.Action.LOGIN, {}),
+        (AuditEvent.Action.LOGIN_FAILED, {}),
+        (AuditEvent.Action.LOGIN_LOCKED, {"failures": 5, "cooloff_minutes": 15}),
+    ]:
+        AuditEvent.objects.create(
+            office=office,
+            actor=data.admin if action == AuditEvent.Action.LOGIN else None,
+            actor_label=data.admin.login_id,
+            action=action,
+            target=data.admin,
+            target_label=data.admin.login_id,
+            data=extra,
+            ip="211.234.10.1",
+        )
     kim.refresh_from_db()
     data.subaccount = subaccount
     data.subaccount_folder = folder
