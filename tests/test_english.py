@@ -18,7 +18,7 @@ from django.apps import apps
 from django.conf import settings
 from django.test import Client
 
-from accounts.models import Account
+from accounts.models import Account, AuditEvent
 from tests.factories import make_account, make_office
 from tests.html_checks import Form, parse
 from tests.walk import all_routes, identifiers, populate, url_for
@@ -146,7 +146,22 @@ def data_strings() -> list[str]:
             ]
             for row in model.objects.values_list(*fields):
                 found.update(str(value) for value in row if value)
+    for data in AuditEvent.objects.values_list("data", flat=True):
+        found.update(_json_strings(data))
     return sorted(found, key=len, reverse=True)
+
+
+def _json_strings(value) -> list[str]:
+    """String leaves of an event's data: data, though some keys and values
+    (statuses, actions) are shown translated."""
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _json_strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _json_strings(v)]
+    if isinstance(value, str) and value not in {"active", "suspended", "used", "unused"}:
+        if value not in AuditEvent.Action.values:
+            return [value]
+    return []
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=str)

@@ -134,6 +134,11 @@ def populate(data: SimpleNamespace) -> SimpleNamespace:
         (AuditEvent.Action.LOGIN, {}),
         (AuditEvent.Action.LOGIN_FAILED, {}),
         (AuditEvent.Action.LOGIN_LOCKED, {"failures": 5, "cooloff_minutes": 15}),
+        (
+            AuditEvent.Action.ROSTER_EXPORT,
+            {"filters": {"q": "kim", "status": "active"}, "rows": 1, "filename": "x.xlsx"},
+        ),
+        (AuditEvent.Action.AUDIT_EXPORT, {"rows": 2, "filters": {"action": "login"}}),
     ]:
         AuditEvent.objects.create(
             office=office,
