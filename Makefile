@@ -50,7 +50,7 @@ format: install
 # Re-extract the catalogue and compile it (needs GNU gettext); the compiled
 # .mo is committed so a fresh machine needs no gettext.
 messages: install
-	$(PY) manage.py makemessages -l ko --no-obsolete --no-location --ignore '.venv/*'
+	$(PY) manage.py makemessages -l ko --no-obsolete --no-location --ignore '.venv/*' --ignore 'node_modules/*'
 	$(PY) manage.py compilemessages -l ko --ignore '.venv/*'
 
 clean:

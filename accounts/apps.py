@@ -7,8 +7,12 @@ class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = _("Accounts and mail")
 
-    def ready(self):
-        from accounts.search_index import ensure_sqlite_search_index, refresh_sqlite_statistics
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
 
+        from accounts.search_index import ensure_sqlite_search_index, refresh_sqlite_statistics
+        from mailadmin.middleware import start_idle_clock
+
+        user_logged_in.connect(start_idle_clock, dispatch_uid="mailadmin_start_idle_clock")
         post_migrate.connect(ensure_sqlite_search_index, sender=self)
         post_migrate.connect(refresh_sqlite_statistics, sender=self)

@@ -54,6 +54,19 @@ def _field_labels() -> dict[str, str]:
         "address": _("Address"),
         "rows": _("Rows"),
         "filters": _("Filters"),
+        # the filters of a download (usage list, audit log)
+        "q": _("Search"),
+        "subaccounts": _("Sub-accounts"),
+        "sort": _("Sort"),
+        "action": _("Action"),
+        "actor": _("Actor"),
+        "target": _("Target"),
+        "date_from": _("From"),
+        "date_to": _("To"),
+        "filename": _("File name"),
+        # login_locked (accounts.views.auth)
+        "failures": _("Failed attempts"),
+        "cooloff_minutes": _("Blocked for (minutes)"),
     }
 
 
@@ -70,8 +83,13 @@ def _value(key: str, value: Any) -> str:
         return _("Yes") if value else _("No")
     if isinstance(value, int) and "bytes" in key:
         return human_bytes(value)
+    if key == "subaccounts" and value in ("used", "unused"):
+        return _("In use") if value == "used" else _("Not used")
+    if key == "action" and value in AuditEvent.Action.values:
+        return str(AuditEvent.Action(value).label)
     if isinstance(value, dict):
-        return ", ".join(f"{k}={_value(k, v)}" for k, v in value.items())
+        labels = _field_labels()
+        return ", ".join(f"{labels.get(k, k)}={_value(k, v)}" for k, v in value.items())
     if isinstance(value, list | tuple):
         return ", ".join(_value(key, v) for v in value)
     return str(value)

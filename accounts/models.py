@@ -113,6 +113,11 @@ class Account(AbstractBaseUser):
     # SubAccount rows; the list filters on it without a join or a COUNT.
     subaccount_count = models.PositiveSmallIntegerField(_("sub-accounts"), default=0)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # The language picked with the switch while signed in ("" = never picked:
+    # Korean); applied again at every sign-in (SPEC N5).
+    language = models.CharField(
+        _("language"), max_length=8, blank=True, default="", choices=settings.LANGUAGES
+    )
 
     objects = AccountManager()
 

@@ -10,6 +10,7 @@ cannot hold are dropped instead of breaking the file.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from typing import IO, Any
@@ -22,8 +23,13 @@ from openpyxl.styles import Font
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+# XML 1.0 cannot hold U+FFFE, U+FFFF or lone surrogates either, and lxml
+# refuses them (openpyxl's pattern covers only the control characters).
+NON_XML_CHARACTERS_RE = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
 def clean_text(value: str) -> str:
-    return ILLEGAL_CHARACTERS_RE.sub("", value)
+    return NON_XML_CHARACTERS_RE.sub("", ILLEGAL_CHARACTERS_RE.sub("", value))
 
 
 def _cell(sheet, value: Any, *, bold: bool = False, number_format: str | None = None):

@@ -1,5 +1,10 @@
+import time
+
 from django.conf import settings
+from django.contrib import auth, messages
+from django.contrib.auth import SESSION_KEY
 from django.utils import translation
+from django.utils.translation import gettext as _
 
 
 class LanguageMiddleware:
@@ -23,3 +28,45 @@ class LanguageMiddleware:
         response.headers.setdefault("Content-Language", language)
         translation.deactivate()
         return response
+
+
+class SessionIdleTimeoutMiddleware:
+    """Signs a session out after ``SESSION_IDLE_SECONDS`` without a request.
+
+    The last-seen time lives in the session itself and is re-saved only when
+    it is older than ``SESSION_IDLE_RESOLUTION`` seconds, so an active admin
+    costs one session write per interval, not one per request. The session
+    row and cookie expire ``SESSION_COOKIE_AGE`` after their last save, which
+    backs this up if the middleware is ever bypassed.
+    """
+
+    KEY = "_last_seen"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        session = request.session
+        idle = int(settings.SESSION_IDLE_SECONDS)
+        if SESSION_KEY in session:
+            now = int(time.time())
+            last_seen = session.get(self.KEY)
+            if isinstance(last_seen, int) and now - last_seen > idle:
+                auth.logout(request)
+                messages.info(
+                    request,
+                    _("You were signed out after %(minutes)d minutes without activity.")
+                    % {"minutes": idle // 60},
+                )
+            elif not isinstance(last_seen, int) or (
+                now - last_seen >= int(settings.SESSION_IDLE_RESOLUTION)
+            ):
+                session[self.KEY] = now
+        return self.get_response(request)
+
+
+def start_idle_clock(sender, request, user, **kwargs) -> None:
+    """user_logged_in: the idle clock starts with the session, in the same
+    save as the sign-in itself."""
+    if request is not None and hasattr(request, "session"):
+        request.session[SessionIdleTimeoutMiddleware.KEY] = int(time.time())

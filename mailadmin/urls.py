@@ -1,5 +1,4 @@
 from django.urls import include, path, register_converter
-from django.views.i18n import set_language
 
 from accounts.views import auth
 
@@ -20,6 +19,6 @@ register_converter(DomainConverter, "domain")
 
 urlpatterns = [
     path("", auth.root, name="root"),
-    path("i18n/setlang/", set_language, name="set_language"),
+    path("i18n/setlang/", auth.set_language, name="set_language"),
     path("<domain:domain>/", include("accounts.urls")),
 ]

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import math
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_cool_off
+from axes.models import AccessAttempt
+from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
-from django.http import HttpResponseRedirect
+from django.db.models import Max
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
+from django.views import i18n
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts import audit
 from accounts.forms import DomainForm, LoginIdForm, PasswordForm
@@ -19,6 +30,46 @@ from accounts.models import Account, AuditEvent, Office
 from accounts.scoping import get_office_or_404
 
 GENERIC_LOGIN_ERROR = gettext_lazy("The ID or password is incorrect.")
+LOCKED_OUT_STATUS = 429
+
+
+def _lockout_minutes_left(request, username: str) -> int:
+    """Whole minutes until the cool-off of this address + IP pair ends."""
+    last = AccessAttempt.objects.filter(
+        username=username, ip_address=audit.client_ip(request)
+    ).aggregate(last=Max("attempt_time"))["last"]
+    cool_off = get_cool_off(request)
+    if last is None or cool_off is None:
+        return math.ceil(settings.AXES_COOLOFF_TIME.total_seconds() / 60)
+    seconds = (last + cool_off - timezone.now()).total_seconds()
+    return max(1, math.ceil(seconds / 60))
+
+
+def _locked_out(request, context, form, username: str):
+    minutes = _lockout_minutes_left(request, username)
+    form.errors.clear()
+    form.add_error(
+        None,
+        ngettext(
+            "Too many failed login attempts. Sign-in with this ID from your network is "
+            "blocked for %(minutes)d more minute. Please try again later.",
+            "Too many failed login attempts. Sign-in with this ID from your network is "
+            "blocked for %(minutes)d more minutes. Please try again later.",
+            minutes,
+        )
+        % {"minutes": minutes},
+    )
+    context.update(form=form, locked_out=True)
+    return render(request, "accounts/login_password.html", context, status=LOCKED_OUT_STATUS)
+
+
+def lockout_response(request, original_response=None, credentials=None) -> HttpResponse:
+    """AXES_LOCKOUT_CALLABLE: the login view already answered the lockout
+    (status 429, the password step with the message); keep that answer."""
+    if original_response is not None and original_response.status_code == LOCKED_OUT_STATUS:
+        return original_response
+    # Only reached if authenticate() is called somewhere other than the login view.
+    return HttpResponse(_("Too many failed login attempts. Please try again later."), status=429)
 
 
 def root(request):
@@ -41,6 +92,21 @@ def _safe_next(request, office: Office) -> str:
     return reverse("office_home", args=[office.domain])
 
 
+def _login_as_whole_page(request, office: Office, next_url: str):
+    """An htmx request sent here by a redirect (signed out, e.g. by the idle
+    timeout) would swap the login form into a fragment of the page: have htmx
+    load the login as a whole page instead, and come back afterwards to the
+    page the user was on."""
+    current = urlsplit(request.htmx.current_url or "")
+    page = urlunsplit(("", "", current.path, current.query, ""))
+    if not page.startswith(f"/{office.domain}/"):
+        page = next_url
+    target = reverse("login", args=[office.domain])
+    if page:
+        target += "?" + urlencode({"next": page})
+    return HttpResponseClientRedirect(target)
+
+
 @require_http_methods(["GET", "POST"])
 def login(request, domain):
     """Two steps like the original: ① ID → [다음], ② password → [로그인].
@@ -50,6 +116,8 @@ def login(request, domain):
     """
     office = get_office_or_404(domain)
     next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if request.method == "GET" and request.htmx:
+        return _login_as_whole_page(request, office, next_url)
     context = {"office": office, "next": next_url}
 
     if request.method == "GET" or "password" not in request.POST:
@@ -66,12 +134,15 @@ def login(request, domain):
         context["form"] = LoginIdForm()
         return render(request, "accounts/login_id.html", context, status=400)
     login_id = form.cleaned_data["login_id"].strip().lower().split("@", 1)[0]
-    user = auth.authenticate(
-        request,
-        username=f"{login_id}@{office.domain}",
-        password=form.cleaned_data["password"],
-    )
+    username = f"{login_id}@{office.domain}"
+    context["login_id"] = login_id
+    # A locked-out ID + address pair is refused before the password is even
+    # checked (AxesStandaloneBackend would refuse it too).
+    if settings.AXES_ENABLED and not AxesProxyHandler.is_allowed(request, {"username": username}):
+        return _locked_out(request, context, form, username)
+    user = auth.authenticate(request, username=username, password=form.cleaned_data["password"])
     if user is None:
+        ip = audit.client_ip(request)
         admin = Account.objects.filter(
             office=office, login_id=login_id, is_office_admin=True
         ).first()
@@ -81,10 +152,27 @@ def login(request, domain):
                 action=AuditEvent.Action.LOGIN_FAILED,
                 actor_label=login_id,
                 target=admin,
-                ip=audit.client_ip(request),
+                ip=ip,
             )
+        # axes flags the request whose failure reached the limit; later
+        # attempts are refused above without reaching here, so this is one
+        # audit event per lockout, whoever the ID belongs to (or nobody).
+        if getattr(request, "axes_locked_out", False):
+            audit.record(
+                office=office,
+                action=AuditEvent.Action.LOGIN_LOCKED,
+                actor_label=login_id,
+                target=admin or Account.objects.filter(office=office, login_id=login_id).first(),
+                target_label=login_id,
+                data={
+                    "failures": settings.AXES_FAILURE_LIMIT,
+                    "cooloff_minutes": round(settings.AXES_COOLOFF_TIME.total_seconds() / 60),
+                },
+                ip=ip,
+            )
+            return _locked_out(request, context, form, username)
         form.add_error(None, GENERIC_LOGIN_ERROR)
-        context.update(form=form, login_id=login_id)
+        context.update(form=form)
         return render(request, "accounts/login_password.html", context, status=200)
 
     # Signing in to another office replaces the old session entirely.
@@ -98,7 +186,10 @@ def login(request, domain):
                 target=user,
                 ip=audit.client_ip(request),
             )
-    return HttpResponseRedirect(_safe_next(request, office))
+    response = HttpResponseRedirect(_safe_next(request, office))
+    if user.language:
+        _set_language_cookie(response, user.language)
+    return response
 
 
 @require_POST
@@ -115,3 +206,30 @@ def office_home(request, domain):
         return redirect_to_login(request.get_full_path(), reverse("login", args=[office.domain]))
     mailbox = getattr(user, "mailbox", None)
     return render(request, "accounts/office_home.html", {"office": office, "mailbox": mailbox})
+
+
+def _set_language_cookie(response, language: str) -> None:
+    # The same cookie Django's set_language writes.
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+
+
+def set_language(request):
+    """The language switch: Django's set_language (cookie, redirect back),
+    and for a signed-in account the choice is remembered with the account,
+    so it follows them to every browser at their next sign-in (SPEC N5)."""
+    response = i18n.set_language(request)
+    language = request.POST.get("language") if request.method == "POST" else None
+    supported = {code for code, _name in settings.LANGUAGES}
+    user = request.user
+    if language in supported and user.is_authenticated and user.language != language:
+        Account.objects.filter(pk=user.pk).update(language=language)
+    return response

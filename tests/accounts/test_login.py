@@ -127,3 +127,23 @@ def test_next_parameter_is_followed_only_within_the_office(client, org):
         url, {"login_id": "admin", "password": PASSWORD, "next": "/gabiaedu.com/manage/"}
     )
     assert response["Location"] == "/gabiaedu.com/manage/"
+
+
+def test_htmx_request_redirected_to_the_login_loads_it_as_a_whole_page(client, org):
+    # e.g. the detail pane asked for after the idle timeout signed the admin out
+    pane = client.get("/gabiaedu.com/manage/mail/accounts/minjun.kim/", HTTP_HX_REQUEST="true")
+    assert pane.status_code == 302
+    response = client.get(
+        pane["Location"],
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="http://testserver/gabiaedu.com/manage/mail/accounts/?q=kim",
+    )
+    assert response["HX-Redirect"] == (
+        "/gabiaedu.com/login/?next=%2Fgabiaedu.com%2Fmanage%2Fmail%2Faccounts%2F%3Fq%3Dkim"
+    )
+    elsewhere = client.get(
+        "/gabiaedu.com/login/?next=/gabiaedu.com/manage/",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="https://evil.example//evil.example/",
+    )
+    assert elsewhere["HX-Redirect"] == "/gabiaedu.com/login/?next=%2Fgabiaedu.com%2Fmanage%2F"

@@ -54,6 +54,21 @@ def browser_context_args(browser_context_args):
 
 
 @pytest.fixture
+def page(page):
+    """Screenshots leave the page as they found it: Playwright's default
+    caret hiding leaves `style=""` on inputs, which the enforced CSP then
+    refuses (a console error) when htmx restores a history snapshot."""
+    take = page.screenshot
+
+    def screenshot(**kwargs):
+        kwargs.setdefault("caret", "initial")
+        return take(**kwargs)
+
+    page.screenshot = screenshot
+    return page
+
+
+@pytest.fixture
 def console_errors(page):
     """Collects console errors; the test fails at the end if any remain."""
     errors: list[str] = []

@@ -1,0 +1,134 @@
+"""Tenant isolation everywhere (SPEC F2, R7): every URL under
+/<domain>/manage/, found by walking the URL resolver and filled with real
+identifiers of the first office, answers GET and POST
+
+- for a signed-in admin of another office: 404, before anything else (the
+  HTTP method included);
+- for an ordinary account of the same office: 403;
+- for a visitor who is not signed in: a redirect to that office's login;
+
+and none of the refused requests changes anything.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+from django.test import Client
+
+from tests.walk import database_fingerprint, identifiers, manage_routes, populate, url_for
+
+pytestmark = pytest.mark.django_db
+
+ROUTES = manage_routes()
+
+# What a POST to any of these screens could plausibly carry; none of it may
+# take effect for a refused request.
+HARMFUL_POST = {
+    "local_part": "intruder",
+    "confirm": "1",
+    "name": "Taken over",
+    "status": "suspended",
+    "pop3_enabled": "",
+    "smtp_enabled": "",
+    "remove_mail_password": "1",
+}
+
+REQUESTS = [
+    ("GET", {}),
+    ("GET", {"HTTP_HX_REQUEST": "true"}),
+    ("POST", {}),
+    ("POST", {"HTTP_HX_REQUEST": "true"}),
+    ("PUT", {}),
+    ("DELETE", {}),
+]
+
+
+@pytest.fixture
+def offices(org, other):
+    # Both offices hold the same IDs (admin, minjun.kim, sales.kim): a lookup
+    # that forgets the office would find the intruder's own rows and answer
+    # 200 instead of 404.
+    populate(other)
+    return populate(org), other
+
+
+def send(client: Client, method: str, url: str, extra: dict):
+    if method == "POST":
+        return client.post(url, HARMFUL_POST, **extra)
+    return client.generic(method, url, **extra)
+
+
+def signed_in(account) -> Client:
+    client = Client()
+    client.force_login(account)
+    return client
+
+
+def test_the_walk_finds_the_management_screens():
+    names = {route.name for route in ROUTES}
+    assert {"manage_dashboard", "mail_accounts", "mail_account_detail"} <= names
+    assert {"subaccounts", "subaccount_delete", "users", "audit"} <= names
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=str)
+def test_admin_of_another_office_gets_404_for_every_method(offices, route):
+    org, other = offices
+    url = url_for(route, identifiers(org))
+    client = signed_in(other.admin)
+    before = database_fingerprint()
+    for method, extra in REQUESTS:
+        response = send(client, method, url, extra)
+        assert response.status_code == 404, f"{method} {url} {extra}"
+    assert database_fingerprint() == before
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=str)
+@pytest.mark.parametrize("who", ["kim", "lee"])
+def test_ordinary_account_of_the_office_gets_403(offices, route, who):
+    org, _ = offices
+    url = url_for(route, identifiers(org))
+    client = signed_in(getattr(org, who))
+    before = database_fingerprint()
+    for method, extra in REQUESTS:
+        response = send(client, method, url, extra)
+        assert response.status_code == 403, f"{method} {url} {extra}"
+    assert database_fingerprint() == before
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=str)
+def test_signed_out_visitor_is_sent_to_the_offices_login(offices, route):
+    org, _ = offices
+    url = url_for(route, identifiers(org))
+    client = Client()
+    before = database_fingerprint()
+    for method, extra in REQUESTS:
+        response = send(client, method, url, extra)
+        assert response.status_code == 302, f"{method} {url} {extra}"
+        assert response["Location"] == f"/gabiaedu.com/login/?next={quote(url, safe='/')}"
+    assert database_fingerprint() == before
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=str)
+def test_unknown_office_is_404_even_for_a_signed_in_admin(offices, route):
+    org, _ = offices
+    url = url_for(route, {**identifiers(org), "domain": "nowhere.example"})
+    client = signed_in(org.admin)
+    for method, extra in REQUESTS:
+        assert send(client, method, url, extra).status_code == 404, f"{method} {url}"
+
+
+def test_another_offices_ids_are_not_reachable_through_this_office(offices):
+    """The mirror case: this office's admin asking for IDs that exist only in
+    the other office gets 404, never the other office's data."""
+    org, other = offices
+    from accounts.models import Account
+
+    Account.objects.create_account(office=other.office, login_id="only.there", name="Only There")
+    client = signed_in(org.admin)
+    values = {**identifiers(org), "login_id": "only.there", "local_part": "only.there"}
+    for route in ROUTES:
+        if {"login_id", "local_part"} & set(route.keywords):
+            url = url_for(route, values)
+            assert client.get(url).status_code == 404, url
