@@ -258,7 +258,7 @@ class MailListing(models.Model):
     Counting the list through Account needs a join to Mailbox for every
     candidate row ("uses mail"); here that is already decided, so the
     filtered count is a scan of one narrow table or an index range. Rows are
-    written only by database triggers (migration 0007, restored after every
+    written only by database triggers (migration 0008, restored after every
     migrate by :mod:`accounts.search_index`): a mailbox insert adds the row,
     a mailbox delete removes it, an account change updates it. Django never
     writes it.

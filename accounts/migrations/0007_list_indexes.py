@@ -40,7 +40,7 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("accounts", "0005_export_job")]
+    dependencies = [("accounts", "0006_export_job")]
 
     operations = [
         migrations.RemoveIndex(model_name="account", name="account_office_subcount"),

@@ -17,7 +17,7 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("accounts", "0006_list_indexes")]
+    dependencies = [("accounts", "0007_list_indexes")]
 
     operations = [
         migrations.CreateModel(

@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0004_sqlite_trigram_search'),
+        ('accounts', '0005_sqlite_trigram_search'),
     ]
 
     operations = [

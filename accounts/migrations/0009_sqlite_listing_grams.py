@@ -1,6 +1,6 @@
-"""FTS5 trigram tables (and the triggers that keep them) serving the usage
-list's substring search on SQLite; see accounts/search_index.py. PostgreSQL
-has its trigram GIN indexes (0003): there this migration does nothing."""
+"""SQLite: 1-2 character grams of the listed names and IDs, for Hangul
+searches of one or two syllables (see accounts/search_index.py). PostgreSQL
+needs none: there the scan is cheap enough and no trigram applies either."""
 
 from django.db import migrations
 
@@ -11,17 +11,17 @@ def forwards(apps, schema_editor):
     if schema_editor.connection.vendor != "sqlite":
         return
     with schema_editor.connection.cursor() as cursor:
-        search_index.create(cursor)
+        search_index.create_grams(cursor)
 
 
 def backwards(apps, schema_editor):
     if schema_editor.connection.vendor != "sqlite":
         return
     with schema_editor.connection.cursor() as cursor:
-        search_index.drop(cursor)
+        search_index.drop_grams(cursor)
 
 
 class Migration(migrations.Migration):
-    dependencies = [("accounts", "0003_postgres_trigram_search")]
+    dependencies = [("accounts", "0008_mail_listing")]
 
     operations = [migrations.RunPython(forwards, backwards, elidable=False)]
