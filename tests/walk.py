@@ -20,7 +20,15 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RoutePattern
 from django.utils import timezone
 
-from accounts.models import AccessLog, Account, Address, AuditEvent, Folder, SenderAddress
+from accounts.models import (
+    AccessLog,
+    Account,
+    Address,
+    AuditEvent,
+    ExportJob,
+    Folder,
+    SenderAddress,
+)
 from accounts.services import inbox_of, message_deliver
 from subaccounts.models import SubAccount
 
@@ -74,6 +82,7 @@ def identifiers(data: SimpleNamespace) -> dict[str, str]:
         "domain": data.office.domain,
         "login_id": data.kim.login_id,
         "local_part": data.subaccount.local_part,
+        "job_id": str(data.export_job.pk),
     }
 
 
@@ -150,6 +159,17 @@ def populate(data: SimpleNamespace) -> SimpleNamespace:
             data=extra,
             ip="211.234.10.1",
         )
+    # A background roster export half way (its progress page; the download
+    # answers with that page until the file is ready).
+    data.export_job = ExportJob.objects.create(
+        office=office,
+        requested_by=data.admin,
+        params={"q": "kim"},
+        total=10,
+        done=4,
+        status=ExportJob.Status.RUNNING,
+        expires=now + timedelta(days=1),
+    )
     kim.refresh_from_db()
     data.subaccount = subaccount
     data.subaccount_folder = folder
