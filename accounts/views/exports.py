@@ -41,9 +41,12 @@ def export_job(request, job_id):
 @office_admin_required
 @require_GET
 def export_progress(request, job_id):
-    return render(
-        request, "accounts/export_job.html#export-progress", _context(_job(request, job_id))
-    )
+    """What the progress bar polls (htmx): the fragment; opened directly,
+    the whole page."""
+    template = "accounts/export_job.html"
+    if request.htmx:
+        template += "#export-progress"
+    return render(request, template, _context(_job(request, job_id)))
 
 
 @office_admin_required

@@ -91,6 +91,8 @@ def test_the_job_page_shows_a_progress_bar_that_polls(admin_client, crowd):
     fragment = admin_client.get(job_urls(job)["progress"], headers={"HX-Request": "true"})
     html = fragment.content.decode()
     assert "<html" not in html and 'value="38"' in html
+    page = admin_client.get(job_urls(job)["progress"]).content.decode()
+    assert "<html" in page and "<title>" in page  # opened directly: the whole page
 
 
 def test_worker_writes_the_file_that_matches_the_list(admin_client, crowd, media):
@@ -102,7 +104,9 @@ def test_worker_writes_the_file_that_matches_the_list(admin_client, crowd, media
     assert job.filename.startswith("mail-usage_gabiaedu.com_") and job.filename.endswith(".xlsx")
     assert (media / job.file.name).exists()
 
-    fragment = admin_client.get(job_urls(job)["progress"]).content.decode()
+    fragment = admin_client.get(
+        job_urls(job)["progress"], headers={"HX-Request": "true"}
+    ).content.decode()
     assert 'value="100"' in fragment and "hx-trigger" not in fragment
     assert job_urls(job)["download"] in fragment
 
