@@ -18,6 +18,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# axe-core for the accessibility checks, where npm is available (else they skip).
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the accessibility checks will be skipped"; fi
+
 install: $(VENV)/.installed
 
 run: install
@@ -30,10 +35,10 @@ run: install
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver "127.0.0.1:$(PORT)"
 
-test: install
+test: install node_modules/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-pg: install
+test-pg: install node_modules/.installed
 	DATABASE_URL="$(PG_URL)" TEST_DATABASE_NAME=$(PG_TEST_DB) $(PY) -m pytest $(PYTEST_ARGS)
 
 test-browser: install
