@@ -25,9 +25,8 @@ def _timed(call) -> tuple[int, float]:
 
 
 def measure(domain: str, big_subaccount: int, big_mailbox: int, progress) -> dict:
-    from subaccounts.services import subaccount_add, subaccount_delete
-
     from accounts.services import mailbox_empty
+    from subaccounts.services import subaccount_add, subaccount_delete
 
     office = Office.objects.create(domain=domain, name="Bench ops", default_quota_bytes=None)
     admin = Account.objects.create_account(
