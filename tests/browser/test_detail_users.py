@@ -42,9 +42,11 @@ def test_pane_history_paging_and_suspending_in_a_new_tab(
     kim = office_data.kim
     _history(kim, 25)
     login(page, live_server.url, "gabiaedu.com", "admin", PASSWORD)
-    page.goto(f"{live_server.url}/gabiaedu.com/manage/mail/accounts/minjun.kim/")
-
-    pane = page.locator("section.pane")
+    list_url = f"{live_server.url}/gabiaedu.com/manage/mail/accounts/"
+    page.goto(list_url)
+    # Selecting the row opens the pane beside the list, without leaving it.
+    page.locator("#account-table").get_by_role("link", name="김민준", exact=True).click()
+    pane = page.locator("#detail-pane section.pane")
     expect(pane.get_by_role("heading", name="김민준")).to_be_visible()
     expect(pane.locator(".last-access")).to_contain_text("2001:4860:4860::8888")
     expect(pane.locator(".last-access")).to_contain_text("미국")
@@ -76,13 +78,17 @@ def test_pane_history_paging_and_suspending_in_a_new_tab(
     user_page.screenshot(path="test-results/user-detail.png", full_page=True)
 
     # Back in the first tab: the pane refreshes itself on the events it
-    # listens to, and a reload shows the same.
+    # listens to; the list shows the change when it is loaded again.
     status = page.locator("section.pane [data-status]")
     expect(status).to_have_text("정상")
     page.evaluate("document.body.dispatchEvent(new CustomEvent('mailboxEmptied'))")
     expect(page.locator("section.pane [data-status]")).to_have_text("일시정지")
-    page.reload()
-    expect(page.locator("section.pane [data-status]")).to_have_text("일시정지")
+    # And the list itself: the status column and the 일시정지 filter.
+    page.goto(f"{list_url}?status=suspended")
+    row = page.locator("#account-table tbody tr", has_text="minjun.kim")
+    expect(row).to_contain_text("일시정지")
+    page.goto(f"{list_url}?status=active")
+    expect(page.locator("#account-table tbody tr", has_text="minjun.kim")).to_have_count(0)
 
 
 def test_admin_cannot_suspend_themselves_and_sees_why(
