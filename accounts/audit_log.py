@@ -48,6 +48,8 @@ def _field_labels() -> dict[str, str]:
         "messages": _("Messages"),
         "message_count": _("Messages"),
         "moved_messages": _("Messages moved"),
+        "messages_moved": _("Messages moved"),
+        "slot": _("Sub-account slot"),
         "bytes": _("Size"),
         "size_bytes": _("Size"),
         "local_part": _("Sub-account ID"),

@@ -30,7 +30,7 @@ def measure(domain: str, big_subaccount: int, big_mailbox: int, progress) -> dic
 
     office = Office.objects.create(domain=domain, name="Bench ops", default_quota_bytes=None)
     admin = Account.objects.create_account(
-        office=office, login_id="admin", name="관리자", is_office_admin=True
+        office=office, login_id="admin", name="관리자", role=Account.Role.SUPER_ADMIN
     )
     results: dict = {}
 

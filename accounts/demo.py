@@ -392,7 +392,7 @@ def _write_chunk(gen: Generator, office: Office, specs: list[dict], admin_hash: 
                 department=spec["dept"],
                 kind=spec["kind"],
                 status=Account.Status.SUSPENDED if suspended else Account.Status.ACTIVE,
-                is_office_admin=spec["admin"],
+                role=Account.Role.SUPER_ADMIN if spec["admin"] else Account.Role.USER,
                 subaccount_count=spec["sub_count"],
                 password=admin_hash if spec["login_id"] == "admin" else make_password(None),
                 created_at=gen.moment(5 * 365),
@@ -529,11 +529,13 @@ def _write_chunk(gen: Generator, office: Office, specs: list[dict], admin_hash: 
                 )
             )
     Folder.objects.bulk_create(sub_folders)
-    SubAccount.objects.bulk_create(subaccounts)
-    Address.objects.bulk_create(
-        Address(office=office, local_part=s.local_part, account=s.owner, subaccount=s)
+    addresses = Address.objects.bulk_create(
+        Address(office=office, local_part=s.local_part, account=s.owner, folder=s.folder)
         for s in subaccounts
     )
+    for subaccount, address in zip(subaccounts, addresses, strict=True):
+        subaccount.address = address
+    SubAccount.objects.bulk_create(subaccounts)
     SenderAddress.objects.bulk_create(senders)
     result.subaccounts += len(subaccounts)
 

@@ -27,7 +27,6 @@ from django.utils import timezone
 from accounts.geo import country_for_ip
 from accounts.maillog import LoginEvent, LogParser, Outcome
 from accounts.models import AccessLog, Account, Address, Folder, Mailbox, Message, Office
-from subaccounts.models import SubAccount
 
 STORED_PROTOCOLS = frozenset(p.value for p in Mailbox.Protocol)
 UNPARSED_SAMPLES = 5
@@ -424,9 +423,12 @@ class _FolderMap:
             None, "Inbox", Folder.Role.INBOX
         )
         self.subaccounts: dict[str, Folder] = {}
-        for sub in SubAccount.objects.filter(owner_id=mailbox.account_id).select_related("folder"):
-            self.subaccounts[sub.local_part.lower()] = sub.folder
-            self.subaccounts.setdefault(sub.folder.name.lower(), sub.folder)
+        # A sub-account's folder, by its address or by the folder's name.
+        for address in Address.objects.filter(
+            account_id=mailbox.account_id, folder__isnull=False
+        ).select_related("folder"):
+            self.subaccounts[address.local_part.lower()] = address.folder
+            self.subaccounts.setdefault(address.folder.name.lower(), address.folder)
 
     def _create(self, parent: Folder | None, name: str, role: str = Folder.Role.CUSTOM) -> Folder:
         folder = Folder.objects.create(

@@ -40,14 +40,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from accounts.models import Account, Folder, Mailbox, Office
-from subaccounts.models import SubAccount
+from accounts.models import Account, Address, Folder, Mailbox, Office
 
 OFFICE = Office._meta.db_table
 ACCOUNT = Account._meta.db_table
 MAILBOX = Mailbox._meta.db_table
 FOLDER = Folder._meta.db_table
-SUBACCOUNT = SubAccount._meta.db_table
+ADDRESS = Address._meta.db_table
 
 MAIL_ROOT = "/var/vmail"
 POSTFIX_DIR = "/etc/postfix/mailadmin"
@@ -103,9 +102,9 @@ def postfix_alias_query(domain: str | None = None) -> str:
         f"SELECT a.login_id || '+' || CASE WHEN p.id IS NULL THEN ''"
         f" WHEN p.role = 'inbox' THEN 'INBOX.' ELSE p.name || '.' END"
         f" || f.name || '@' || o.domain"
-        f" FROM {SUBACCOUNT} s"
+        f" FROM {ADDRESS} s"
         f" JOIN {OFFICE} o ON o.id = s.office_id"
-        f" JOIN {ACCOUNT} a ON a.id = s.owner_id"
+        f" JOIN {ACCOUNT} a ON a.id = s.account_id"
         f" JOIN {MAILBOX} m ON m.account_id = a.id"
         f" JOIN {FOLDER} f ON f.id = s.folder_id"
         f" LEFT JOIN {FOLDER} p ON p.id = f.parent_id"

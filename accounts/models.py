@@ -54,7 +54,8 @@ class Office(models.Model):
 
 
 class AccountManager(BaseUserManager):
-    use_in_migrations = True
+    # Migrations use plain managers: a migration must not import this module.
+    use_in_migrations = False
 
     def create_account(
         self,
@@ -99,6 +100,10 @@ class Account(AbstractBaseUser):
         ACTIVE = "active", _("Active")
         SUSPENDED = "suspended", _("Suspended")
 
+    class Role(models.TextChoices):
+        USER = "user", _("User")
+        SUPER_ADMIN = "super_admin", _("Super admin")
+
     office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="accounts")
     login_id = models.CharField(_("ID"), max_length=64)
     email = models.CharField(_("email"), max_length=320, unique=True)
@@ -108,7 +113,9 @@ class Account(AbstractBaseUser):
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE
     )
-    is_office_admin = models.BooleanField(_("super admin"), default=False)
+    # What the account may do in the console. A role, not a flag, so a
+    # view-only administrator can be added without another column.
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.USER)
     # Kept by the sub-account services in the same transaction as the
     # SubAccount rows; the list filters on it without a join or a COUNT.
     subaccount_count = models.PositiveSmallIntegerField(_("sub-accounts"), default=0)
@@ -163,6 +170,11 @@ class Account(AbstractBaseUser):
 
     def has_mailbox(self) -> bool:
         return hasattr(self, "mailbox")
+
+    @property
+    def is_office_admin(self) -> bool:
+        """A super admin of its office: may use the management console."""
+        return self.role == self.Role.SUPER_ADMIN
 
     def can_have_subaccounts(self) -> bool:
         """R3: only user accounts that use mail may have sub-accounts."""
@@ -356,12 +368,18 @@ class Address(models.Model):
     office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="addresses")
     local_part = models.CharField(max_length=64)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="addresses")
-    subaccount = models.OneToOneField(
-        "subaccounts.SubAccount",
-        on_delete=models.CASCADE,
+    # Where mail to this address is delivered: null for an account's own
+    # address (its inbox), the sub-account's folder for a sub-account's. The
+    # mail servers' lookups and the list's address search read it here, so
+    # nothing outside the sub-account app needs to know its tables.
+    # (DO_NOTHING: the database's foreign key refuses deleting a folder that
+    # an address still delivers into, without a look-up query per delete.)
+    folder = models.ForeignKey(
+        "accounts.Folder",
+        on_delete=models.DO_NOTHING,
         null=True,
         blank=True,
-        related_name="address",
+        related_name="addresses",
     )
 
     class Meta:
@@ -456,10 +474,6 @@ class AuditEvent(models.Model):
         return f"{self.action} {self.target_label}"
 
 
-def _export_upload_to(job: ExportJob, filename: str) -> str:
-    return f"exports/{job.office_id}/{job.pk}/{filename}"
-
-
 class ExportJob(models.Model):
     """A roster export too big for one request, written by a background
     worker; ``done`` out of ``total`` rows is what the progress bar shows.
@@ -482,7 +496,8 @@ class ExportJob(models.Model):
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    file = models.FileField(upload_to=_export_upload_to, max_length=255, blank=True)
+    # The worker writes the file itself, at exports/<office>/<job>/<name>.
+    file = models.FileField(upload_to="exports/", max_length=255, blank=True)
     filename = models.CharField(max_length=255, blank=True)
     error = models.TextField(blank=True)
     created = models.DateTimeField(default=timezone.now)

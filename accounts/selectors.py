@@ -30,7 +30,6 @@ from django.utils.translation import gettext_lazy as _
 from accounts import search_index
 from accounts.access import access_window_start
 from accounts.models import Account, Address, Mailbox, MailListing, Office
-from subaccounts.models import SubAccount
 
 SEARCH_MAX_LENGTH = 100
 DEFAULT_SORT = "name"
@@ -211,15 +210,15 @@ def _trigram_matches(office: Office, value: str) -> RawSQL:
         f"UNION SELECT id FROM {account} "
         f'WHERE office_id = %s AND UPPER("login_id"::text) LIKE UPPER(%s) '
         f"UNION SELECT account_id FROM {address} WHERE office_id = %s "
-        f'AND subaccount_id IS NOT NULL AND UPPER("local_part"::text) LIKE UPPER(%s)'
+        f'AND folder_id IS NOT NULL AND UPPER("local_part"::text) LIKE UPPER(%s)'
     )
     return RawSQL(sql, [office.pk, pattern] * 3)
 
 
 def _subaccount_owners(office: Office, **local_part_lookup) -> QuerySet:
-    return Address.objects.filter(
-        office=office, subaccount__isnull=False, **local_part_lookup
-    ).values("account_id")
+    return Address.objects.filter(office=office, folder__isnull=False, **local_part_lookup).values(
+        "account_id"
+    )
 
 
 def mail_accounts(office: Office) -> QuerySet:
@@ -313,17 +312,20 @@ def _page_number(paginator: Paginator, raw) -> int:
 
 
 def _addresses_sql() -> str:
-    """The owner's sub-account IDs in slot order, space-separated (IDs hold
-    no spaces, R5), as a correlated subquery of the page's rows."""
-    table = SubAccount._meta.db_table
+    """The owner's sub-account IDs in the order they were added,
+    space-separated (IDs hold no spaces), as a correlated subquery of the
+    page's rows. Sub-account addresses are the registry rows that deliver
+    into a folder of their own."""
+    table = Address._meta.db_table
     if connection.vendor == "postgresql":
         return (
-            f"SELECT STRING_AGG(s.local_part, ' ' ORDER BY s.slot) FROM {table} s "
-            f'WHERE s.owner_id = "accounts_account"."id"'
+            f"SELECT STRING_AGG(s.local_part, ' ' ORDER BY s.id) FROM {table} s "
+            f'WHERE s.account_id = "accounts_account"."id" AND s.folder_id IS NOT NULL'
         )
     return (
         f"SELECT GROUP_CONCAT(local_part, ' ') FROM (SELECT s.local_part FROM {table} s "
-        f'WHERE s.owner_id = "accounts_account"."id" ORDER BY s.slot)'
+        f'WHERE s.account_id = "accounts_account"."id" AND s.folder_id IS NOT NULL '
+        f"ORDER BY s.id)"
     )
 
 
@@ -430,15 +432,16 @@ def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsageP
 
 
 def subaccount_addresses(office: Office, owner_ids: Iterable[int]) -> dict[int, list[str]]:
-    """The sub-account addresses of some owners, in slot order, in one query."""
+    """The sub-account addresses of some owners, in the order they were
+    added, in one query."""
     owner_ids = list(owner_ids)
     found: dict[int, list[str]] = defaultdict(list)
     if not owner_ids:
         return found
     rows = (
-        SubAccount.objects.filter(office=office, owner_id__in=owner_ids)
-        .order_by("owner_id", "slot")
-        .values_list("owner_id", "local_part")
+        Address.objects.filter(office=office, account_id__in=owner_ids, folder__isnull=False)
+        .order_by("account_id", "id")
+        .values_list("account_id", "local_part")
     )
     for owner_id, local_part in rows:
         found[owner_id].append(f"{local_part}@{office.domain}")

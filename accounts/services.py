@@ -131,7 +131,7 @@ def account_update(
     if suspending:
         admin_rows = (
             Account.objects.select_for_update()
-            .filter(office_id=account.office_id, is_office_admin=True)
+            .filter(office_id=account.office_id, role=Account.Role.SUPER_ADMIN)
             .order_by("pk")
         )
         active_admins = {

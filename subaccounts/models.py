@@ -25,6 +25,12 @@ class SubAccount(models.Model):
     folder = models.OneToOneField(
         "accounts.Folder", on_delete=models.PROTECT, related_name="subaccount"
     )
+    # The address registry row this sub-account occupies. The service deletes
+    # the sub-account, then its registration; the database's foreign key
+    # refuses the other order (DO_NOTHING spares a look-up query).
+    address = models.OneToOneField(
+        "accounts.Address", on_delete=models.DO_NOTHING, related_name="subaccount"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -50,5 +56,4 @@ class SubAccount(models.Model):
 
     @property
     def full_address(self) -> str:
-        # (``address`` is the reverse accessor of the Address registry row.)
         return f"{self.local_part}@{self.owner.office.domain}"

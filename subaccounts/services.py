@@ -186,11 +186,16 @@ def subaccount_add(
                 name=local_part,
                 role=Folder.Role.SUBACCOUNT,
             )
-            subaccount = SubAccount.objects.create(
-                office=office, owner=owner, slot=slot, local_part=local_part, folder=folder
+            address = Address.objects.create(
+                office=office, local_part=local_part, account=owner, folder=folder
             )
-            Address.objects.create(
-                office=office, local_part=local_part, account=owner, subaccount=subaccount
+            subaccount = SubAccount.objects.create(
+                office=office,
+                owner=owner,
+                slot=slot,
+                local_part=local_part,
+                folder=folder,
+                address=address,
             )
             # A left-over entry for the same address is kept, not duplicated.
             SenderAddress.objects.bulk_create(
@@ -261,7 +266,10 @@ def subaccount_delete(
         folder=inbox
     )
     SenderAddress.objects.alias(lower=Lower("address")).filter(account=owner, lower=email).delete()
-    subaccount.delete()  # its Address row (the registration) goes with it: CASCADE
+    subaccount.delete()
+    # Then its registration: the address is unknown again. Before the
+    # folders, which the registration points at.
+    Address.objects.filter(pk=subaccount.address_id).delete()
     # Empty by now (everything moved, nothing can arrive): no mail goes with them.
     Folder.objects.filter(pk__in=folder_ids).delete()
     Account.objects.filter(pk=owner.pk).update(subaccount_count=F("subaccount_count") - 1)

@@ -13,7 +13,7 @@ from tests.factories import make_account, make_office
 
 def build_office(domain: str, prefix: str = "") -> SimpleNamespace:
     office = make_office(domain)
-    admin = make_account(office, "admin", "관리자", is_office_admin=True)
+    admin = make_account(office, "admin", "관리자", role=Account.Role.SUPER_ADMIN)
     kim = make_account(office, "minjun.kim", "김민준", department="개발1팀")
     lee = make_account(office, "seoyeon.lee", "이서연", department="영업1팀")
     park = make_account(office, "jiho.park", "박지호", status=Account.Status.SUSPENDED)

@@ -37,7 +37,7 @@ def ascii_office(db):
     office = make_office("acme.test", name="Acme")
     data = SimpleNamespace(
         office=office,
-        admin=make_account(office, "admin", "Ada Admin", is_office_admin=True),
+        admin=make_account(office, "admin", "Ada Admin", role=Account.Role.SUPER_ADMIN),
         kim=make_account(office, "minjun.kim", "Minjun Kim", department="Dev 1"),
         lee=make_account(office, "seoyeon.lee", "Seoyeon Lee", department="Sales"),
         park=make_account(office, "jiho.park", "Jiho Park", status=Account.Status.SUSPENDED),

@@ -15,22 +15,17 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 from django.apps import apps
-from django.db.models import F
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RoutePattern
 from django.utils import timezone
 
 from accounts.models import (
     AccessLog,
-    Account,
-    Address,
     AuditEvent,
     ExportJob,
-    Folder,
-    SenderAddress,
 )
 from accounts.services import inbox_of, message_deliver
-from subaccounts.models import SubAccount
+from subaccounts.services import subaccount_add
 
 MANAGE_PREFIX = "<domain:domain>/manage/"
 PARAMETER = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
@@ -107,23 +102,8 @@ def populate(data: SimpleNamespace) -> SimpleNamespace:
     office, kim = data.office, data.kim
     mailbox = kim.mailbox
     inbox = inbox_of(mailbox)
-    folder = Folder.objects.create(
-        office=office,
-        mailbox=mailbox,
-        parent=inbox,
-        name=SUBACCOUNT_ID,
-        role=Folder.Role.SUBACCOUNT,
-    )
-    subaccount = SubAccount.objects.create(
-        office=office, owner=kim, slot=1, local_part=SUBACCOUNT_ID, folder=folder
-    )
-    Address.objects.create(
-        office=office, local_part=SUBACCOUNT_ID, account=kim, subaccount=subaccount
-    )
-    SenderAddress.objects.create(
-        office=office, account=kim, address=f"{SUBACCOUNT_ID}@{office.domain}"
-    )
-    Account.objects.filter(pk=kim.pk).update(subaccount_count=F("subaccount_count") + 1)
+    subaccount = subaccount_add(actor=None, owner=kim, local_part=SUBACCOUNT_ID)
+    folder = subaccount.folder
     for n, size in enumerate([120_000, 48_000, 9_000_000]):
         message_deliver(folder=inbox, size_bytes=size, subject=f"report {n}", sender="a@b.example")
     message_deliver(folder=folder, size_bytes=64_000, subject="order", sender="c@d.example")

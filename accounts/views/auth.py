@@ -144,7 +144,7 @@ def login(request, domain):
     if user is None:
         ip = audit.client_ip(request)
         admin = Account.objects.filter(
-            office=office, login_id=login_id, is_office_admin=True
+            office=office, login_id=login_id, role=Account.Role.SUPER_ADMIN
         ).first()
         if admin is not None:
             audit.record(

@@ -20,12 +20,17 @@ def _folder(owner, name):
 
 
 def _raw_subaccount(owner, slot, local_part):
+    folder = _folder(owner, f"{local_part}-{slot}")
+    address = Address.objects.create(
+        office=owner.office, local_part=f"{local_part}-{slot}", account=owner, folder=folder
+    )
     return SubAccount.objects.create(
         office=owner.office,
         owner=owner,
         slot=slot,
         local_part=local_part,
-        folder=_folder(owner, f"{local_part}-{slot}"),
+        folder=folder,
+        address=address,
     )
 
 

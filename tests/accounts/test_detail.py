@@ -11,9 +11,9 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.models import AccessLog, Account, Folder, Mailbox
+from accounts.models import AccessLog, Account, Mailbox
 from accounts.services import inbox_of, message_deliver
-from subaccounts.models import SubAccount
+from subaccounts.services import subaccount_add
 
 pytestmark = pytest.mark.django_db
 
@@ -104,16 +104,7 @@ def test_suspended_account_shows_its_status(admin_client, org):
 def test_usage_by_folder_marks_subaccount_folders(admin_client, org):
     mailbox = org.kim.mailbox
     inbox = inbox_of(mailbox)
-    folder = Folder.objects.create(
-        office=org.office,
-        mailbox=mailbox,
-        parent=inbox,
-        name="sales",
-        role=Folder.Role.SUBACCOUNT,
-    )
-    SubAccount.objects.create(
-        office=org.office, owner=org.kim, slot=1, local_part="sales", folder=folder
-    )
+    folder = subaccount_add(actor=None, owner=org.kim, local_part="sales").folder
     message_deliver(folder=inbox, size_bytes=3 * 1024 * 1024)
     message_deliver(folder=folder, size_bytes=1024 * 1024)
     message_deliver(folder=folder, size_bytes=1024 * 1024)

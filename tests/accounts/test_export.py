@@ -199,7 +199,7 @@ def test_export_queries_grow_with_chunks_not_rows(people, monkeypatch):
         exports.roster_write(io.BytesIO(), office=people.office, params={})
     # office-independent: 1 SELECT of rows (+ cursor fetches) and one
     # sub-account query per chunk of 10: 36 rows -> 4 chunks.
-    selects = [q for q in captured if "subaccounts_subaccount" in q["sql"]]
+    selects = [q for q in captured if "accounts_address" in q["sql"]]
     assert len(selects) == 4
 
 

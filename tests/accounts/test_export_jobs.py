@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.export_jobs import export_job_run, export_jobs_prune
-from accounts.models import AuditEvent, ExportJob
+from accounts.models import Account, AuditEvent, ExportJob
 from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
@@ -160,7 +160,7 @@ def test_any_admin_of_the_office_may_fetch_the_file(client, crowd):
     client.force_login(crowd.admin)
     job = start(client, crowd)
     export_job_run(job_id=str(job.pk))
-    other_admin = make_account(crowd.office, "admin2", "관리자2", is_office_admin=True)
+    other_admin = make_account(crowd.office, "admin2", "관리자2", role=Account.Role.SUPER_ADMIN)
     client.force_login(other_admin)
     assert client.get(job_urls(job)["download"]).status_code == 200
 

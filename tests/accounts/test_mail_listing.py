@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from accounts.models import Account, Mailbox, MailListing
-from accounts.search_index import SQLITE_LISTING_TRIGGERS, ensure_sqlite_search_index
+from accounts.search_index import MissingTriggers, check_sqlite_triggers
 from accounts.services import mailbox_create
 from tests.factories import make_account
 
@@ -64,17 +64,12 @@ def test_bulk_inserts_are_listed_too(org):
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite rebuilds tables to alter them")
-def test_triggers_lost_to_a_table_rebuild_come_back_with_the_rows(org):
+def test_migrate_fails_loudly_when_a_table_rebuild_lost_a_trigger(org):
+    check_sqlite_triggers(using="default", plan=[("any", False)])  # all present: quiet
     with connection.cursor() as cursor:
         cursor.execute("DROP TRIGGER listing_mailbox_ai")
-    account = make_account(org.office, "unseen", "안보임")
-    assert "unseen" not in listing(org.office)
-    ensure_sqlite_search_index(using="default")
-    assert "unseen" in listing(org.office)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-        assert set(SQLITE_LISTING_TRIGGERS) <= {row[0] for row in cursor.fetchall()}
-    assert account.pk
+    with pytest.raises(MissingTriggers, match="listing_mailbox_ai"):
+        check_sqlite_triggers(using="default", plan=[("any", False)])
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's gram table only")
@@ -89,8 +84,5 @@ def test_short_hangul_searches_follow_renames(org):
     Account.objects.filter(pk=account.pk).update(name="임꺽정")
     assert found("길") == set() and found("꺽정") == {"rename.me"}
     assert found("김") == {"minjun.kim"}  # 김민준; "nomail" (메일없음) has no mailbox
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER listing_gram_au")
-    ensure_sqlite_search_index(using="default")
     Account.objects.filter(pk=account.pk).update(name="장길산")
     assert found("길산") == {"rename.me"}

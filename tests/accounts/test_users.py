@@ -242,7 +242,7 @@ def test_no_mail_account_changes_name_and_status_only(admin_client, org):
 
 
 def test_service_refuses_the_last_active_super_admin(org):
-    second = make_account(org.office, "admin2", "부관리자", is_office_admin=True)
+    second = make_account(org.office, "admin2", "부관리자", role=Account.Role.SUPER_ADMIN)
     # admin2 suspends admin: admin2 is still active, so that is allowed.
     account_update(actor=second, account=org.admin, status="suspended")
     # Now admin2 is the only active super admin; admin (suspended) may not
@@ -308,7 +308,7 @@ def test_two_admins_suspending_each_other_at_once_leave_one_active(org):
     active super admin."""
     if connection.vendor != "postgresql":
         pytest.skip("real row locks need PostgreSQL (the test SQLite is one shared in-memory db)")
-    second = make_account(org.office, "admin2", "부관리자", is_office_admin=True)
+    second = make_account(org.office, "admin2", "부관리자", role=Account.Role.SUPER_ADMIN)
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
 
@@ -337,7 +337,7 @@ def test_two_admins_suspending_each_other_at_once_leave_one_active(org):
         thread.join(timeout=30)
     assert sorted(outcomes) == ["ok", "suspend_last_admin"]
     active = Account.objects.filter(
-        office=org.office, is_office_admin=True, status=Account.Status.ACTIVE
+        office=org.office, role=Account.Role.SUPER_ADMIN, status=Account.Status.ACTIVE
     )
     assert active.count() == 1
 

@@ -1,35 +1,22 @@
-"""Builders for the usage-list tests: sub-accounts and mail without the
-sub-account services (another screen's), keeping every counter true."""
+"""Builders for the usage-list tests: sub-accounts (through their service)
+and mail, keeping every counter true."""
 
 from __future__ import annotations
 
 from django.db.models import F
 
-from accounts.models import Account, Address, Folder, Mailbox, Message
+from accounts.models import Account, Folder, Mailbox, Message
 from accounts.services import inbox_of, message_deliver
 from subaccounts.models import SubAccount
+from subaccounts.services import subaccount_add
 
 
 def add_subaccount(owner: Account, local_part: str) -> SubAccount:
-    """A sub-account as the sub-account service makes it: a slot, a folder
-    in the inbox, its address in the registry, the owner's counter."""
+    """A sub-account made by the sub-account service itself, so every
+    invariant it keeps (slot, folder, registry, sender list, counter, audit)
+    holds in the tests too."""
+    sub = subaccount_add(actor=None, owner=owner, local_part=local_part)
     owner.refresh_from_db(fields=["subaccount_count"])
-    slot = owner.subaccount_count + 1
-    folder = Folder.objects.create(
-        office=owner.office,
-        mailbox=owner.mailbox,
-        parent=inbox_of(owner.mailbox),
-        name=local_part,
-        role=Folder.Role.SUBACCOUNT,
-    )
-    sub = SubAccount.objects.create(
-        office=owner.office, owner=owner, slot=slot, local_part=local_part, folder=folder
-    )
-    Address.objects.create(
-        office=owner.office, local_part=local_part, account=owner, subaccount=sub
-    )
-    Account.objects.filter(pk=owner.pk).update(subaccount_count=F("subaccount_count") + 1)
-    owner.subaccount_count = slot
     return sub
 
 

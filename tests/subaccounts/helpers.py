@@ -69,7 +69,7 @@ def assert_consistent(office=None) -> None:
 
     addresses = Counter(
         Address.objects.filter(subaccount__isnull=False, **scope).values_list(
-            "subaccount_id", "local_part"
+            "subaccount__id", "local_part", "folder_id"
         )
     )
     senders = Counter(
@@ -79,7 +79,7 @@ def assert_consistent(office=None) -> None:
     )
     per_owner: Counter = Counter()
     subaccounts = SubAccount.objects.filter(**scope).select_related(
-        "folder__parent__mailbox", "office"
+        "folder__parent__mailbox", "office", "address"
     )
     for sub in subaccounts:
         per_owner[sub.owner_id] += 1
@@ -88,7 +88,8 @@ def assert_consistent(office=None) -> None:
         assert folder.parent.role == Folder.Role.INBOX
         assert folder.parent.mailbox.account_id == sub.owner_id
         assert folder.name.lower() == sub.local_part
-        assert addresses[(sub.pk, sub.local_part)] == 1
+        assert addresses[(sub.pk, sub.local_part, sub.folder_id)] == 1
+        assert sub.address.folder_id == sub.folder_id
         assert senders[(sub.owner_id, f"{sub.local_part}@{sub.office.domain}")] == 1
     assert sum(addresses.values()) == sum(per_owner.values())
     orphans = Folder.objects.filter(role=Folder.Role.SUBACCOUNT, subaccount__isnull=True, **scope)

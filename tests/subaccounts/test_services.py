@@ -39,6 +39,7 @@ def test_add_creates_folder_in_inbox_address_sender_entry_and_audit(org):
     assert sub.folder.parent == inbox(org.kim)
     assert (sub.folder.name, sub.folder.role) == ("kim.work", Folder.Role.SUBACCOUNT)
     assert Address.objects.get(subaccount=sub).local_part == "kim.work"
+    assert Address.objects.get(subaccount=sub).folder == sub.folder
     assert SenderAddress.objects.filter(account=org.kim, address="kim.work@gabiaedu.com").exists()
     org.kim.refresh_from_db()
     assert org.kim.subaccount_count == 1
