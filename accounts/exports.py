@@ -1,9 +1,14 @@
-"""Downloads: the mail usage roster (SPEC F3 ④, N3, N4).
+"""Downloads: the mail usage roster.
 
 The roster is the list's own queryset (:func:`accounts.selectors.usage_rows`)
 read as tuples from a server-side iterator, with the sub-account addresses
 fetched once per chunk of rows: memory stays flat however large the office
 is, and the number of queries grows with rows / chunk size, not with rows.
+
+Its columns -- headers, values, number formats, widths -- are the column
+registry's export cells (:mod:`accounts.columns`), in registry order, so a
+column added there is in the file too, and a format always stays with its
+own column.
 """
 
 from __future__ import annotations
@@ -18,54 +23,17 @@ from typing import IO, Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import columns
 from accounts.access import access_window_start
-from accounts.formatting import human_bytes, human_quota
 from accounts.models import Account, Office
 from accounts.selectors import UsageFilterSet, subaccount_addresses, usage_rows
 from accounts.xlsx import write_xlsx
 
 CHUNK_SIZE = 2000
 
-ROSTER_FIELDS = (
-    "pk",
-    "name",
-    "login_id",
-    "email",
-    "kind",
-    "mailbox__used_bytes",
-    "mailbox__quota_bytes",
-    "mailbox__usage_share",
-    "mailbox__pop3_enabled",
-    "mailbox__smtp_enabled",
-    "status",
-    "mailbox__last_access_at",
-    "mailbox__last_access_protocol",
-)
-
 
 def roster_header() -> list[str]:
-    return [
-        _("Name"),
-        _("ID"),
-        _("Email"),
-        _("Sub-accounts"),
-        _("Kind"),
-        _("Usage (bytes)"),
-        _("Usage"),
-        _("Quota (bytes)"),
-        _("Quota"),
-        _("Usage share"),
-        _("POP3"),
-        _("SMTP"),
-        _("Status"),
-        _("Last access"),
-        _("Last access type"),
-    ]
-
-
-# Column index -> Excel number format (0-based, as write_xlsx expects).
-ROSTER_FORMATS = {5: "#,##0", 7: "#,##0", 9: "0.00%", 13: "yyyy-mm-dd hh:mm:ss"}
-ROSTER_WIDTHS = (16, 22, 32, 40, 12, 16, 12, 16, 12, 10, 10, 10, 10, 20, 10)
+    return [str(cell.header) for cell in columns.export_columns()]
 
 
 def roster_rows(
@@ -73,51 +41,25 @@ def roster_rows(
 ) -> tuple[UsageFilterSet, Iterator[list[Any]]]:
     """The FilterSet in effect and an iterator over the data rows."""
     filterset, queryset = usage_rows(office, params)
-    return filterset, _rows(office, queryset.values_list(*ROSTER_FIELDS), now)
+    values = queryset.values_list(*columns.export_fields(), named=True)
+    return filterset, _rows(office, values, now)
 
 
 def _rows(office: Office, values, now) -> Iterator[list[Any]]:
-    zone = zoneinfo.ZoneInfo(office.time_zone)
-    window_start = access_window_start(office.time_zone, now or timezone.now())
-    kinds = dict(Account.Kind.choices)
-    statuses = dict(Account.Status.choices)
-    on, off = _("On"), _("Off")
+    context = columns.ExportContext(
+        zone=zoneinfo.ZoneInfo(office.time_zone),
+        window_start=access_window_start(office.time_zone, now or timezone.now()),
+        kinds={key: str(label) for key, label in Account.Kind.choices},
+        statuses={key: str(label) for key, label in Account.Status.choices},
+        on=_("On"),
+        off=_("Off"),
+    )
+    cells = [cell.value for cell in columns.export_columns()]
     iterator = values.iterator(chunk_size=CHUNK_SIZE)
     while chunk := list(itertools.islice(iterator, CHUNK_SIZE)):
-        addresses = subaccount_addresses(office, (row[0] for row in chunk))
-        for (
-            pk,
-            name,
-            login_id,
-            email,
-            kind,
-            used,
-            quota,
-            share,
-            pop3,
-            smtp,
-            status,
-            last_at,
-            last_protocol,
-        ) in chunk:
-            recent = last_at is not None and last_at >= window_start
-            yield [
-                name,
-                login_id,
-                email,
-                ", ".join(addresses.get(pk, [])),
-                str(kinds.get(kind, kind)),
-                used,
-                human_bytes(used),
-                quota,
-                human_quota(quota),
-                None if share is None else share / 10000,
-                on if pop3 else off,
-                on if smtp else off,
-                str(statuses.get(status, status)),
-                last_at.astimezone(zone).replace(tzinfo=None) if recent else None,
-                last_protocol.upper() if recent and last_protocol else "",
-            ]
+        context.addresses = subaccount_addresses(office, (row.pk for row in chunk))
+        for row in chunk:
+            yield [value(row, context) for value in cells]
 
 
 @dataclass(frozen=True)
@@ -139,6 +81,7 @@ def roster_write(
     ``wrap_rows`` sees the rows pass (a background export counts them)."""
     now = now or timezone.now()
     filterset, rows = roster_rows(office, params, now=now)
+    export = columns.export_columns()
     if wrap_rows is not None:
         rows = wrap_rows(rows)
     count = write_xlsx(
@@ -146,8 +89,10 @@ def roster_write(
         title=_("Mail usage status"),
         header=roster_header(),
         rows=rows,
-        number_formats=ROSTER_FORMATS,
-        column_widths=ROSTER_WIDTHS,
+        number_formats={
+            index: cell.number_format for index, cell in enumerate(export) if cell.number_format
+        },
+        column_widths=[cell.width for cell in export],
     )
     local_date = now.astimezone(zoneinfo.ZoneInfo(office.time_zone)).date()
     return Roster(

@@ -1,10 +1,21 @@
-"""Reads for the 메일 사용 현황 screen (SPEC F3), in one place.
+"""Reads for the mail usage screen, in one place.
 
 The list view and the Excel export both call :func:`usage_rows`, so an admin
 downloads exactly the accounts (and the order) the screen selects. Everything
 here reads the counters kept by the services (``mailbox.used_bytes``,
 ``usage_share``, ``last_access_at``, ``account.subaccount_count``): nothing
 is summed from messages or the access log per request.
+
+:class:`UsageFilterSet` is the only definition of the list's filters. The
+rows apply it to accounts joined to their mailboxes; the filtered count
+applies the *same* filters, with the same cleaned values, to the narrow
+``MailListing`` read model (and the search index), which needs no join.
+A filter says whether it can run on the read model (:func:`on_listing`);
+when an active filter cannot, the count falls back to counting the rows'
+own query -- slower, never wrong -- so adding a filter in the FilterSet
+alone is enough for rows, count, total and export to agree.
+
+The sort whitelist is the column registry's (:mod:`accounts.columns`).
 
 Bad parameters never fail: an unknown filter value, sort key, page or page
 size falls back to its default, as a bookmarked or hand-edited URL should.
@@ -22,69 +33,63 @@ import django_filters
 from django.conf import settings
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connection
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts import search_index
+from accounts import columns, search_index
 from accounts.access import access_window_start
 from accounts.models import Account, Address, Mailbox, MailListing, Office
 
 SEARCH_MAX_LENGTH = 100
 DEFAULT_SORT = "name"
 
-# The stable tie-break is part of every order: the default order (name, ID,
-# primary key) after the chosen key, so equal values never shuffle between
-# pages. NULLs (unlimited quota: no share; no access yet) count as the
-# smallest value on SQLite and PostgreSQL alike.
-_TIE_BREAK = (F("name").asc(), F("login_id").asc(), F("pk").asc())
-SORT_FIELDS = {
-    "name": "name",
-    "login_id": "login_id",
-    "usage": "mailbox__used_bytes",
-    "share": "mailbox__usage_share",
-    "last_access": "mailbox__last_access_at",
-}
-# The direction a column header offers first: names A→Z, numbers and dates
-# largest / most recent first (what an admin looks for).
-FIRST_DIRECTION = {"name": "", "login_id": "", "usage": "-", "share": "-", "last_access": "-"}
-SORT_CHOICES = [(key, key) for key in SORT_FIELDS] + [(f"-{key}", f"-{key}") for key in SORT_FIELDS]
+
+def sort_choices() -> list[tuple[str, str]]:
+    """The whitelist: every column's sort keys, ascending and descending
+    (a callable, so the choices follow the registry when it changes)."""
+    keys = list(columns.sorts())
+    return [(key, key) for key in keys] + [(f"-{key}", f"-{key}") for key in keys]
 
 
 def ordering_for(sort: str) -> list:
     """The ORDER BY for a whitelisted sort key (``-`` for descending)."""
-    descending = sort.startswith("-")
-    key = sort.lstrip("-")
-    column = F(SORT_FIELDS[key])
-    if key == "name":
-        order = (F("name"), F("login_id"), F("pk"))
-        return [c.desc() if descending else c.asc() for c in order]
-    if key == "login_id":
-        return [column.desc() if descending else column.asc(), F("pk").asc()]
-    if key == "usage":  # never NULL: a NULLS clause would keep the index from the order
-        primary = column.desc() if descending else column.asc()
-    else:
-        primary = column.desc(nulls_last=True) if descending else column.asc(nulls_first=True)
-    return [primary, *_TIE_BREAK]
+    return columns.sorts()[sort.lstrip("-")].order(sort.startswith("-"))
+
+
+def on_listing(filter_: django_filters.Filter) -> django_filters.Filter:
+    """Mark a filter as one that runs unchanged on the ``MailListing`` read
+    model too (its field exists there, or its method handles that model),
+    so the count can use the narrow table."""
+    filter_.on_listing = True
+    return filter_
 
 
 class UsageFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="filter_search", label=_("Search"))
-    subaccounts = django_filters.ChoiceFilter(
-        method="filter_subaccounts",
-        choices=[("used", _("In use")), ("unused", _("Not used"))],
-        empty_label=_("All"),
-        label=_("Sub-accounts"),
+    """The list's filters and sort. Every filter here narrows the rows, the
+    count and the export alike; one marked :func:`on_listing` lets the count
+    use the read model. ``sort`` is not a filter: it orders, last."""
+
+    q = on_listing(django_filters.CharFilter(method="filter_search", label=_("Search")))
+    subaccounts = on_listing(
+        django_filters.ChoiceFilter(
+            method="filter_subaccounts",
+            choices=[("used", _("In use")), ("unused", _("Not used"))],
+            empty_label=_("All"),
+            label=_("Sub-accounts"),
+        )
     )
-    status = django_filters.ChoiceFilter(
-        field_name="status",
-        choices=Account.Status.choices,
-        empty_label=_("All"),
-        label=_("Account status"),
+    status = on_listing(
+        django_filters.ChoiceFilter(
+            field_name="status",
+            choices=Account.Status.choices,
+            empty_label=_("All"),
+            label=_("Account status"),
+        )
     )
-    sort = django_filters.ChoiceFilter(
-        method="filter_nothing", choices=SORT_CHOICES, label=_("Sort")
+    sort = on_listing(
+        django_filters.ChoiceFilter(method="filter_nothing", choices=sort_choices, label=_("Sort"))
     )
 
     class Meta:
@@ -96,9 +101,15 @@ class UsageFilterSet(django_filters.FilterSet):
         super().__init__(data, *args, **kwargs)
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if queryset.model is MailListing:
+            # The read model asks the search index (see search_condition).
+            return queryset.filter(
+                search_condition(self.office, value, pk="account_id", indexed=True)
+            )
         return queryset.filter(search_condition(self.office, value))
 
     def filter_subaccounts(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        # subaccount_count exists on Account and on the read model alike.
         if value == "used":
             return queryset.filter(subaccount_count__gt=0)
         return queryset.filter(subaccount_count=0)
@@ -108,6 +119,32 @@ class UsageFilterSet(django_filters.FilterSet):
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         return super().filter_queryset(queryset).order_by(*ordering_for(self.current_sort))
+
+    @property
+    def filter_names(self) -> list[str]:
+        """The filters proper: every declared one but the sort."""
+        return [name for name in self.filters if name != "sort"]
+
+    @property
+    def active(self) -> list[str]:
+        """The filters with a valid value in effect."""
+        return [name for name in self.filter_names if self.cleaned(name)]
+
+    @property
+    def counts_on_listing(self) -> bool:
+        """Whether every active filter runs on the read model."""
+        return all(getattr(self.filters[name], "on_listing", False) for name in self.active)
+
+    def listing_matches(self) -> QuerySet:
+        """The same filters, with the same cleaned values, applied to the
+        office's ``MailListing`` rows (every filter must be
+        :func:`on_listing`; see :attr:`counts_on_listing`)."""
+        assert self.counts_on_listing, "a filter of this FilterSet cannot run on the read model"
+        rows = MailListing.objects.filter(office=self.office)
+        if not self.is_bound:
+            return rows
+        self.errors  # noqa: B018 -- as .qs: an invalid value is left out, the rest apply
+        return super().filter_queryset(rows)
 
     @property
     def current_sort(self) -> str:
@@ -123,15 +160,11 @@ class UsageFilterSet(django_filters.FilterSet):
     @property
     def applied(self) -> dict[str, str]:
         """The valid filters and sort actually in effect (for the audit log)."""
-        return {
-            name: self.cleaned(name)
-            for name in ("q", "subaccounts", "status", "sort")
-            if self.cleaned(name)
-        }
+        return {name: self.cleaned(name) for name in self.filters if self.cleaned(name)}
 
     @property
     def is_filtered(self) -> bool:
-        return any(self.cleaned(name) for name in ("q", "subaccounts", "status"))
+        return bool(self.active)
 
 
 def search_condition(office: Office, value: str, *, pk: str = "pk", indexed: bool = False) -> Q:
@@ -141,7 +174,7 @@ def search_condition(office: Office, value: str, *, pk: str = "pk", indexed: boo
     ``local@dom`` is read as an address: the part before ``@`` must end the
     local part, the part after it must begin the office's domain.
 
-    Two forms select the same rows (issue 7). The plain form (``LIKE``) lets
+    Two forms select the same rows. The plain form (``LIKE``) lets
     the database walk the list's order and stop after a page: right when
     many rows match. The ``indexed`` form asks an index for the matches
     (SQLite: FTS5 trigram tables for 3+ characters, gram table for 1-2
@@ -150,7 +183,7 @@ def search_condition(office: Office, value: str, *, pk: str = "pk", indexed: boo
 
     In the plain form ``UPPER()`` is left out where case cannot matter
     (Hangul has none), and addresses are skipped for non-ASCII text because
-    sub-account IDs are ASCII (R5). Addresses are matched with an
+    sub-account IDs are ASCII. Addresses are matched with an
     uncorrelated ``IN (SELECT account_id …)``, computed once rather than
     per row, and an owner with several matching sub-accounts stays one row.
     """
@@ -276,7 +309,8 @@ class UsagePage:
     @property
     def current(self) -> dict[str, str]:
         """The valid filter values in effect ("" where none), for the form."""
-        return {name: self.filterset.cleaned(name) or "" for name in ("q", "subaccounts", "status")}
+        filterset = self.filterset
+        return {name: filterset.cleaned(name) or "" for name in filterset.filter_names}
 
     @property
     def page_range(self) -> list:
@@ -329,34 +363,24 @@ def _addresses_sql() -> str:
     )
 
 
-def listing_matches(office: Office, filterset: UsageFilterSet) -> QuerySet:
-    """The filtered mail accounts as rows of the narrow listing table (kept
-    by triggers): counted without joining the mailboxes (issue 7)."""
-    rows = MailListing.objects.filter(office=office)
-    status = filterset.cleaned("status")
-    if status:
-        rows = rows.filter(status=status)
-    subaccounts = filterset.cleaned("subaccounts")
-    if subaccounts == "used":
-        rows = rows.filter(subaccount_count__gt=0)
-    elif subaccounts == "unused":
-        rows = rows.filter(subaccount_count=0)
-    q = filterset.cleaned("q")
-    if q:
-        rows = rows.filter(search_condition(office, q, pk="account_id", indexed=True))
-    return rows
-
-
 def _counts(office: Office, filterset: UsageFilterSet) -> tuple[int, int]:
-    """(filtered, total) in one query: the listing's matches and the
-    office's mailboxes (an index-only count)."""
+    """(filtered, total) in one query: the filtered count and the office's
+    mailboxes (an index-only count). The filtered count reads the read
+    model when every active filter runs there, else the rows' own query."""
     q = (filterset.cleaned("q") or "").strip()[:SEARCH_MAX_LENGTH]
-    only_search = not filterset.cleaned("status") and not filterset.cleaned("subaccounts")
-    if connection.vendor == "sqlite" and only_search and search_index.gram_searchable(q):
+    if (
+        connection.vendor == "sqlite"
+        and filterset.active == ["q"]
+        and search_index.gram_searchable(q)
+    ):
         # Every gram row is a listed account: count the index range itself.
         filtered_sql, params = search_index.GRAM_COUNT, [office.pk, q]
     else:
-        sql, params = listing_matches(office, filterset).values("pk").query.sql_with_params()
+        if filterset.counts_on_listing:
+            matches = filterset.listing_matches()
+        else:
+            matches = filterset.qs.order_by()
+        sql, params = matches.values("pk").query.sql_with_params()
         filtered_sql = f"SELECT COUNT(*) FROM ({sql}) matches"
     with connection.cursor() as cursor:
         cursor.execute(
@@ -370,7 +394,7 @@ def _counts(office: Office, filterset: UsageFilterSet) -> tuple[int, int]:
 
 def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsagePage:
     """One page of the list with everything its template shows, in a constant
-    number of queries whatever the page size (issue 7):
+    number of queries whatever the page size, so a big office stays fast:
 
     - unfiltered: one COUNT of the office's mailboxes (an index-only count,
       no join) is both the total and the filtered count;
@@ -390,13 +414,15 @@ def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsageP
         count = total = Mailbox.objects.filter(office=office).count()
     else:
         count, total = _counts(office, filterset)
-        if count <= SEARCH_PROBE_LIMIT and has_search_index(filterset.cleaned("q")):
+        if (
+            count <= SEARCH_PROBE_LIMIT
+            and filterset.counts_on_listing
+            and has_search_index(filterset.cleaned("q"))
+        ):
             # The ids themselves, not a subquery: with a subquery next to the
             # search's OR, PostgreSQL estimated thousands of matches and
             # walked the name index for a LIMIT 1 (55 ms for one hit).
-            few_matches = list(
-                listing_matches(office, filterset).values_list("account_id", flat=True)
-            )
+            few_matches = list(filterset.listing_matches().values_list("account_id", flat=True))
     paginator = _CountedPaginator(count, per_page)
     number = _page_number(paginator, params.get("page"))
     offset = (number - 1) * per_page

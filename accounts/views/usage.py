@@ -16,12 +16,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import audit
+from accounts.columns import usage_header
 from accounts.export_jobs import export_job_start
 from accounts.exports import roster_write
 from accounts.formatting import human_bytes
 from accounts.models import AuditEvent
 from accounts.scoping import get_account_or_404, office_admin_required
-from accounts.selectors import FIRST_DIRECTION, SORT_FIELDS, usage_page, usage_rows
+from accounts.selectors import usage_page, usage_rows
 from accounts.services import mailbox_empty
 from accounts.xlsx import XLSX_CONTENT_TYPE, spooled_file
 
@@ -31,21 +32,6 @@ TABLE_ID = "account-table"
 def _wants_table_only(request) -> bool:
     htmx = getattr(request, "htmx", None)
     return bool(htmx) and not htmx.history_restore_request and htmx.target == TABLE_ID
-
-
-def _sort_columns(current: str) -> dict[str, dict[str, str]]:
-    """For each sortable column: the sort its header link asks for and its
-    aria-sort state."""
-    columns = {}
-    for key in SORT_FIELDS:
-        if current == key:
-            state, next_sort = "ascending", f"-{key}"
-        elif current == f"-{key}":
-            state, next_sort = "descending", key
-        else:
-            state, next_sort = "none", f"{FIRST_DIRECTION[key]}{key}"
-        columns[key] = {"aria_sort": state, "next": next_sort}
-    return columns
 
 
 @office_admin_required
@@ -60,7 +46,7 @@ def account_list(request):
         "page_range": listing.page_range,
         "rows": listing.rows,
         "sort": listing.sort,
-        "columns": _sort_columns(listing.sort),
+        "header": usage_header(listing.sort),
         "page_sizes": settings.MAILADMIN_PAGE_SIZES,
         "table_id": TABLE_ID,
         # A big list is prepared in the background: the link then leads to
