@@ -410,7 +410,7 @@ def _row_text() -> dict[str, Any]:
 
 
 def render_usage_rows(request, office, rows: Sequence[Account]) -> str:
-    """The ``<tr>`` of each account on the page."""
+    """The table rows of the accounts on the page, as safe HTML."""
     template = _rows_template(tuple(column.cell for column in shown_columns()))
     html = template.render(
         rows=rows,
