@@ -34,27 +34,23 @@ import functools
 import zoneinfo
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
 from django.db.models import F, OrderBy
-from django.template import engines
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import Promise
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.formatting import human_bytes, human_quota
 from accounts.models import Account, Mailbox
+from mailadmin.jinja_env import jinja_env, render
 
 ROWS_TEMPLATE = "accounts/usage_rows.html"
 CELLS_MARKER = "{# cells #}"
-
-# What reverse() leaves unquoted in a path segment, so a row's links equal
-# the ones {% url %} would build.
-_PATH_SAFE = "!$&'()*+,;=/~:@"
 
 
 # --- Sorting ---------------------------------------------------------------
@@ -375,59 +371,52 @@ def usage_header(current_sort: str) -> list[dict[str, Any]]:
 # --- Rows ------------------------------------------------------------------
 
 
-def _jinja():
-    return engines["jinja2"].env
-
-
 @functools.lru_cache(maxsize=8)
 def _rows_template(cells: tuple[str, ...]):
     """The row loop with every shown column's cell template inlined, compiled
     once per set of columns."""
-    env = _jinja()
+    env = jinja_env()
     frame, _filename, _uptodate = env.loader.get_source(env, ROWS_TEMPLATE)
     sources = [env.loader.get_source(env, name)[0].rstrip("\n") for name in cells]
     return env.from_string(frame.replace(CELLS_MARKER, "".join(sources), 1))
 
 
-def _row_text() -> dict[str, Any]:
-    """The page's labels, translated once per page rather than per row."""
+def _row_text() -> SimpleNamespace:
+    """The page's labels, translated once per page rather than per row.
+    (A namespace, not a dict: Jinja2 reads ``text.sub`` as an attribute
+    first, and a dict would make it fail over to a key lookup each time.)"""
     kinds = dict(Account.Kind.choices)
-    return {
-        "kinds": {key: str(label) for key, label in kinds.items()},
-        "statuses": {key: str(label) for key, label in Account.Status.choices},
-        "sub": gettext("Sub"),
-        "sub_hidden": gettext("sub-account"),
-        "settings": gettext("Sub-account settings"),
-        "no_subs": gettext("Group mail and shared mail cannot have sub-accounts."),
-        "not_for": {
+    return SimpleNamespace(
+        kinds={key: str(label) for key, label in kinds.items()},
+        statuses={key: str(label) for key, label in Account.Status.choices},
+        sub=gettext("Sub"),
+        sub_hidden=gettext("sub-account"),
+        settings=gettext("Sub-account settings"),
+        no_subs=gettext("Group mail and shared mail cannot have sub-accounts."),
+        not_for={
             key: gettext("Not for %(kind)s") % {"kind": label} for key, label in kinds.items()
         },
-        "empty": gettext("Empty"),
-        "on": gettext("On"),
-        "off": gettext("Off"),
-        "no_access": gettext("No access in the last 3 months"),
-    }
+        empty=gettext("Empty"),
+        on=gettext("On"),
+        off=gettext("Off"),
+        no_access=gettext("No access in the last 3 months"),
+    )
 
 
 def render_usage_rows(request, office, rows: Sequence[Account]) -> str:
     """The table rows of the accounts on the page, as safe HTML."""
     template = _rows_template(tuple(column.cell for column in shown_columns()))
-    html = template.render(
+    return render(
+        template,
         rows=rows,
         base=reverse("mail_accounts", args=[office.domain]),
         next_param=quote(request.get_full_path(), safe="/"),  # as |urlencode
         text=_row_text(),
         zone=timezone.get_current_timezone(),
         protocols=dict(Mailbox.Protocol.choices),
-        path_safe=_PATH_SAFE,
-        quote=quote,
-        human_bytes=human_bytes,
-        human_quota=human_quota,
-        localtime=timezone.localtime,
         USER=Account.Kind.USER.value,
         ACTIVE=Account.Status.ACTIVE.value,
     )
-    return mark_safe(html)  # noqa: S308 -- autoescaped by Jinja2 with Django's escape
 
 
 # --- Export ----------------------------------------------------------------
