@@ -17,7 +17,7 @@ list's columns, and everything that shows them walks it:
 A column may have no place on screen (the account kind is a badge inside
 the name cell, but a column of its own in the file) or no place in the file
 (the buttons). Adding a column is one entry here plus, if it is shown, one
-cell template in ``jinja2/accounts/usage_cells/``.
+cell template in ``accounts/jinja2/accounts/usage_cells/``.
 
 Why the rows are stitched rather than included: rendering a hundred rows
 of ten cells through Django templates took most of the page's time, and
@@ -30,7 +30,6 @@ Python-built markup it replaces, with no HTML in Python.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import zoneinfo
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from jinja2 import Template
 
 from accounts.formatting import human_bytes, human_quota
 from accounts.models import Account, Mailbox
@@ -371,14 +371,31 @@ def usage_header(current_sort: str) -> list[dict[str, Any]]:
 # --- Rows ------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=8)
-def _rows_template(cells: tuple[str, ...]):
-    """The row loop with every shown column's cell template inlined, compiled
-    once per set of columns."""
+# Compiled row templates by (environment, cell templates), with the
+# loader's up-to-date checks of the files they were stitched from.
+_STITCHED: dict[tuple, tuple[Template, list[Callable[[], bool]]]] = {}
+
+
+def _rows_template(cells: tuple[str, ...]) -> Template:
+    """The row loop with every shown column's cell template inlined,
+    compiled once per set of columns (again when a file changed, where the
+    environment reloads templates: in development)."""
     env = jinja_env()
-    frame, _filename, _uptodate = env.loader.get_source(env, ROWS_TEMPLATE)
-    sources = [env.loader.get_source(env, name)[0].rstrip("\n") for name in cells]
-    return env.from_string(frame.replace(CELLS_MARKER, "".join(sources), 1))
+    key = (env, cells)
+    cached = _STITCHED.get(key)
+    if cached and not (env.auto_reload and not all(check() for check in cached[1])):
+        return cached[0]
+    checks = []
+    frame, _filename, uptodate = env.loader.get_source(env, ROWS_TEMPLATE)
+    checks.append(uptodate)
+    sources = []
+    for name in cells:
+        source, _filename, uptodate = env.loader.get_source(env, name)
+        sources.append(source.rstrip("\n"))  # one row is one line
+        checks.append(uptodate)
+    template = env.from_string(frame.replace(CELLS_MARKER, "".join(sources), 1))
+    _STITCHED[key] = (template, [check for check in checks if check is not None])
+    return template
 
 
 def _row_text() -> SimpleNamespace:

@@ -23,9 +23,9 @@ from urllib.parse import quote
 from django.template import engines
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
+from jinja2 import Environment, Template
 
 from accounts.formatting import human_bytes, human_quota
-from jinja2 import Environment, Template
 
 # What reverse() leaves unquoted in a path segment, so a link built with
 # |path_segment equals the one {% url %} builds.

@@ -95,14 +95,15 @@ TEMPLATES = [
         },
     },
     # The hot row templates (the usage list's rows, the pane's access
-    # history): Jinja2 compiles them to Python functions, as fast as the
-    # Python-built markup they replace. Only code that asks for this engine
-    # by name uses it; pages are Django templates.
+    # history, in each app's jinja2/ directory): Jinja2 compiles them to
+    # Python functions, as fast as the Python-built markup they replace.
+    # Only code that asks for this engine by name uses it; pages are Django
+    # templates.
     {
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "NAME": "jinja2",
-        "DIRS": [BASE_DIR / "jinja2"],
-        "APP_DIRS": False,
+        "DIRS": [],
+        "APP_DIRS": True,
         "OPTIONS": {"environment": "mailadmin.jinja_env.environment", "autoescape": True},
     },
 ]

@@ -2,7 +2,7 @@
 
 A page of the history holds 20 rows, and through Django templates they
 were a third of the pane's time; they are rendered by a compiled Jinja2
-template instead (``jinja2/accounts/access_rows.html``), which costs about
+template instead (``accounts/jinja2/accounts/access_rows.html``), which costs about
 what hand-written Python did while the markup stays in a template.
 """
 
