@@ -1,7 +1,7 @@
 """The office, its accounts and their mail.
 
 Every tenant table carries ``office`` directly, even where a join could reach
-it: every query is scoped by it (SPEC R7) and it is the distribution key if
+it: every query is scoped by it (one office never sees another's data) and it is the distribution key if
 the data ever has to be spread over several database servers.
 """
 
@@ -121,7 +121,7 @@ class Account(AbstractBaseUser):
     subaccount_count = models.PositiveSmallIntegerField(_("sub-accounts"), default=0)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     # The language picked with the switch while signed in ("" = never picked:
-    # Korean); applied again at every sign-in (SPEC N5).
+    # Korean); applied again at every sign-in, on any browser.
     language = models.CharField(
         _("language"), max_length=8, blank=True, default="", choices=settings.LANGUAGES
     )
@@ -358,7 +358,8 @@ class Message(models.Model):
 
 
 class Address(models.Model):
-    """One row per address of the office: the registry that holds R2.
+    """One row per address of the office: the registry that keeps every
+    address unique in its office.
 
     Every account's ID occupies its address, with or without mail, and so does
     every sub-account; the unique index on ``(office, LOWER(local_part))``

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -29,19 +27,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from accounts.access import access_window_start
-from accounts.models import AccessLog, Account, Folder, Mailbox, Message
+from accounts.mailstore import get_mail_store
+from accounts.models import AccessLog, Account, Mailbox
 from accounts.scoping import office_admin_required
 
 ACCESS_PAGE_SIZE = 20
-
-# Standard folders first, in the order mail clients show them.
-FOLDER_ORDER = {
-    Folder.Role.INBOX: 0,
-    Folder.Role.SENT: 1,
-    Folder.Role.DRAFTS: 2,
-    Folder.Role.SPAM: 3,
-    Folder.Role.TRASH: 4,
-}
 
 
 @dataclass(frozen=True)
@@ -76,55 +66,6 @@ def last_access_in_window(mailbox: Mailbox | None, window_start) -> LastAccess |
         ip=mailbox.last_access_ip,
         country=mailbox.last_access_country,
     )
-
-
-def folder_breakdown(mailbox: Mailbox) -> list[Folder]:
-    """Every folder of the mailbox with ``message_total`` and ``size_total``,
-    children right after their parent, each with a ``depth``.
-
-    One query: the mailbox's folders, each with two correlated aggregates
-    over its own messages (the ``message_folder`` index). Unlike a
-    LEFT JOIN + GROUP BY, whose plan PostgreSQL may turn into a scan of the
-    whole message table when its statistics are stale, this plan cannot
-    leave the mailbox."""
-    per_folder = Message.objects.filter(folder=OuterRef("pk")).order_by().values("folder")
-    folders = list(
-        Folder.objects.filter(mailbox=mailbox)
-        .select_related("subaccount")
-        .annotate(
-            message_total=Coalesce(Subquery(per_folder.annotate(n=Count("pk")).values("n")), 0),
-            size_total=Coalesce(
-                Subquery(per_folder.annotate(size=Sum("size_bytes")).values("size")), 0
-            ),
-        )
-        .order_by()
-    )
-    children: dict[int | None, list[Folder]] = {}
-    for folder in folders:
-        children.setdefault(folder.parent_id, []).append(folder)
-
-    def key(folder: Folder):
-        return (FOLDER_ORDER.get(folder.role, len(FOLDER_ORDER)), folder.name.lower(), folder.pk)
-
-    ordered: list[Folder] = []
-    seen: set[int] = set()
-
-    def walk(parent_id: int | None, depth: int) -> None:
-        for folder in sorted(children.get(parent_id, []), key=key):
-            if folder.pk in seen:
-                continue
-            seen.add(folder.pk)
-            folder.depth = depth
-            ordered.append(folder)
-            walk(folder.pk, depth + 1)
-
-    walk(None, 0)
-    # Folders whose parent is not in this mailbox (never expected) still show.
-    for folder in folders:
-        if folder.pk not in seen:
-            folder.depth = 0
-            ordered.append(folder)
-    return ordered
 
 
 def access_history(account: Account, window_start, page_number) -> Page:
@@ -171,7 +112,7 @@ def pane_context(request, account: Account) -> dict:
         context["meter_low"] = mailbox.quota_bytes * 8 // 10
         context["meter_high"] = mailbox.quota_bytes * 95 // 100
     if mailbox is not None:
-        context["folders"] = folder_breakdown(mailbox)
+        context["folders"] = get_mail_store().folder_figures(mailbox)
         context["history"] = access_history(account, window_start, request.GET.get("access_page"))
     return context
 

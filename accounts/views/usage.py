@@ -22,7 +22,7 @@ from accounts.formatting import human_bytes
 from accounts.models import AuditEvent
 from accounts.scoping import get_account_or_404, office_admin_required
 from accounts.selectors import FIRST_DIRECTION, SORT_FIELDS, usage_page, usage_rows
-from accounts.services import mailbox_empty
+from accounts.services import DomainError, mailbox_empty
 from accounts.xlsx import XLSX_CONTENT_TYPE, spooled_file
 
 TABLE_ID = "account-table"
@@ -132,8 +132,13 @@ def account_empty(request, login_id):
     """비우기 (F4). GET shows the confirmation; only a POST empties."""
     account = get_account_or_404(request, login_id, mailbox__isnull=False)
     next_url = _next_url(request)
+    error = None
     if request.method == "POST":
-        result = mailbox_empty(account=account, actor=request.user, ip=audit.client_ip(request))
+        try:
+            result = mailbox_empty(account=account, actor=request.user, ip=audit.client_ip(request))
+        except DomainError as refused:
+            error = refused.message
+    if request.method == "POST" and error is None:
         messages.success(
             request,
             _(
@@ -159,10 +164,16 @@ def account_empty(request, login_id):
     template = "accounts/account_empty.html"
     if request.htmx and not request.htmx.history_restore_request:
         template += "#empty-dialog"
-    response = render(
-        request,
-        template,
-        {"nav": "mail_usage", "account": account, "mailbox": account.mailbox, "next": next_url},
-    )
+    context = {
+        "nav": "mail_usage",
+        "account": account,
+        "mailbox": account.mailbox,
+        "next": next_url,
+        "error": error,
+    }
+    # The mail store failed: nothing changed; the confirmation shows why
+    # (htmx swaps only a 2xx into the dialog).
+    status = 503 if error and not request.htmx else 200
+    response = render(request, template, context, status=status)
     patch_vary_headers(response, ("HX-Request",))
     return response
