@@ -18,7 +18,7 @@ from typing import IO, Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.access import access_window_start
+from accounts.access_history import access_window_start, recent_access
 from accounts.formatting import human_bytes, human_quota
 from accounts.models import Account, Office
 from accounts.selectors import UsageFilterSet, subaccount_addresses, usage_rows
@@ -100,7 +100,7 @@ def _rows(office: Office, values, now) -> Iterator[list[Any]]:
             last_at,
             last_protocol,
         ) in chunk:
-            recent = last_at is not None and last_at >= window_start
+            recent = recent_access(last_at, window_start) is not None
             yield [
                 name,
                 login_id,

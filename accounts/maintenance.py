@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from accounts.access import access_window_start
+from accounts.access_history import access_window_start, recent_access
 from accounts.mailstore import get_mail_store
 from accounts.models import AccessLog, Mailbox
 
@@ -108,8 +108,11 @@ def reconcile_usage(
                     last_access_ip=row.ip,
                     last_access_country=row.country,
                 )
-            elif mailbox.last_access_at is not None and mailbox.last_access_at >= (
-                access_window_start(mailbox.office.time_zone, now)
+            elif (
+                recent_access(
+                    mailbox.last_access_at, access_window_start(mailbox.office.time_zone, now)
+                )
+                is not None
             ):
                 actual.update(
                     last_access_at=None,

@@ -17,6 +17,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.access_history import access_window_start, recent_access
+
 RESERVED_LOCAL_PARTS = frozenset(
     {"postmaster", "abuse", "mailer-daemon", "root", "hostmaster", "webmaster", "noreply"}
 )
@@ -253,14 +255,8 @@ class Mailbox(models.Model):
         return self.used_bytes * 100 / self.quota_bytes
 
     def last_access_within_window(self, now=None):
-        """The denormalised last access if it lies inside the 3-month window."""
-        from accounts.access import access_window_start
-
-        if self.last_access_at is None:
-            return None
-        if self.last_access_at < access_window_start(self.office.time_zone, now):
-            return None
-        return self.last_access_at
+        """The denormalised last access if it lies inside the access window."""
+        return recent_access(self.last_access_at, access_window_start(self.office.time_zone, now))
 
 
 class MailListing(models.Model):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -22,7 +22,7 @@ from django_htmx.http import trigger_client_event
 
 from accounts.audit import client_ip
 from accounts.models import Account
-from accounts.scoping import office_admin_required
+from accounts.permissions import get_account_for_admin, office_admin_required, require_write
 from accounts.services import DomainError
 from subaccounts import services
 from subaccounts.forms import SubAccountAddForm
@@ -37,14 +37,6 @@ from subaccounts.services import (
 DIALOG = "subaccounts/subaccount_dialog.html"
 CONFIRM = "subaccounts/subaccount_delete.html"
 CHANGED_EVENT = "subaccountsChanged"
-
-
-def _owner_or_404(request, login_id: str) -> Account:
-    return get_object_or_404(
-        Account.objects.select_related("office", "mailbox"),
-        office=request.office,
-        login_id=login_id.lower(),
-    )
 
 
 def _error_status(error: DomainError) -> int:
@@ -87,7 +79,8 @@ def _changed(response: HttpResponse, owner: Account) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def subaccount_dialog(request, login_id):
     """GET: the dialog. POST ``local_part``: add ``local_part@domain``."""
-    owner = _owner_or_404(request, login_id)
+    owner, can_write = get_account_for_admin(request, login_id)
+    require_write(request, can_write)
     if request.method == "GET":
         return _render(request, DIALOG, _dialog_context(owner, SubAccountAddForm()))
 
@@ -120,7 +113,8 @@ def subaccount_dialog(request, login_id):
 @require_http_methods(["GET", "POST"])
 def subaccount_delete(request, login_id, local_part):
     """GET: the confirmation (how many messages will move). POST: delete."""
-    owner = _owner_or_404(request, login_id)
+    owner, can_write = get_account_for_admin(request, login_id)
+    require_write(request, can_write)
     if request.method == "GET":
         subaccount = (
             SubAccount.objects.select_related("folder")

@@ -14,7 +14,7 @@ from accounts import audit
 from accounts.audit_log import describe, export_header, export_rows, filtered_events, person
 from accounts.forms import AuditFilterForm
 from accounts.models import AuditEvent
-from accounts.scoping import office_admin_required
+from accounts.permissions import office_admin_required
 from accounts.xlsx import XLSX_CONTENT_TYPE, spooled_file, write_xlsx
 
 AUDIT_PAGE_SIZE = 50

@@ -27,7 +27,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from accounts import audit
 from accounts.forms import DomainForm, LoginIdForm, PasswordForm
 from accounts.models import Account, AuditEvent, Office
-from accounts.scoping import get_office_or_404
+from accounts.permissions import get_office_or_404
 
 GENERIC_LOGIN_ERROR = gettext_lazy("The ID or password is incorrect.")
 LOCKED_OUT_STATUS = 429

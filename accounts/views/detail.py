@@ -20,16 +20,16 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from accounts.access import access_window_start
+from accounts.access_history import access_window_start, recent_access
 from accounts.mailstore import get_mail_store
 from accounts.models import AccessLog, Account, Mailbox
-from accounts.scoping import office_admin_required
+from accounts.permissions import get_account_for_admin, office_admin_required
 
 ACCESS_PAGE_SIZE = 20
 
@@ -56,9 +56,7 @@ def last_access_in_window(mailbox: Mailbox | None, window_start) -> LastAccess |
     and hold the newest *successful* login: a later failed attempt never
     moves them.
     """
-    if mailbox is None or mailbox.last_access_at is None:
-        return None
-    if mailbox.last_access_at < window_start:
+    if mailbox is None or recent_access(mailbox.last_access_at, window_start) is None:
         return None
     return LastAccess(
         at=mailbox.last_access_at,
@@ -120,12 +118,7 @@ def pane_context(request, account: Account) -> dict:
 @office_admin_required
 @require_GET
 def account_detail(request, login_id):
-    account = get_object_or_404(
-        Account.objects.select_related("mailbox"),
-        office=request.office,
-        login_id=login_id.lower(),
-    )
-    account.office = request.office
+    account, _can_write = get_account_for_admin(request, login_id)
     context = pane_context(request, account)
     if request.htmx and not request.htmx.history_restore_request:
         response = render(request, "accounts/account_detail.html#pane", context)

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
 from accounts.models import ExportJob
-from accounts.scoping import office_admin_required
+from accounts.permissions import office_admin_required
 
 
 def _job(request, job_id) -> ExportJob:

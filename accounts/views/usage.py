@@ -20,7 +20,7 @@ from accounts.export_jobs import export_job_start
 from accounts.exports import roster_write
 from accounts.formatting import human_bytes
 from accounts.models import AuditEvent
-from accounts.scoping import get_account_or_404, office_admin_required
+from accounts.permissions import get_account_for_admin, office_admin_required, require_write
 from accounts.selectors import FIRST_DIRECTION, SORT_FIELDS, usage_page, usage_rows
 from accounts.services import DomainError, mailbox_empty
 from accounts.xlsx import XLSX_CONTENT_TYPE, spooled_file
@@ -130,7 +130,8 @@ def _next_url(request) -> str:
 @require_http_methods(["GET", "POST"])
 def account_empty(request, login_id):
     """비우기 (F4). GET shows the confirmation; only a POST empties."""
-    account = get_account_or_404(request, login_id, mailbox__isnull=False)
+    account, can_write = get_account_for_admin(request, login_id, mailbox__isnull=False)
+    require_write(request, can_write)
     next_url = _next_url(request)
     error = None
     if request.method == "POST":

@@ -5,14 +5,14 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.audit import client_ip
 from accounts.forms import AccountUpdateForm, UserSearchForm
 from accounts.models import Account
-from accounts.scoping import office_admin_required
+from accounts.permissions import get_account_for_admin, office_admin_required, require_write
 from accounts.services import DomainError, account_update
 
 USERS_PAGE_SIZE = 20
@@ -51,12 +51,8 @@ def user_list(request):
 @office_admin_required
 @require_http_methods(["GET", "POST"])
 def user_detail(request, login_id):
-    account = get_object_or_404(
-        Account.objects.select_related("mailbox"),
-        office=request.office,
-        login_id=login_id.lower(),
-    )
-    account.office = request.office
+    account, can_write = get_account_for_admin(request, login_id)
+    require_write(request, can_write)
     form = AccountUpdateForm(request.POST if request.method == "POST" else None, account=account)
     status = 200
     if request.method == "POST":
