@@ -86,6 +86,15 @@ class AccountManager(BaseUserManager):
         return account
 
 
+class SubaccountRefusal(models.TextChoices):
+    """Why an account cannot have sub-accounts at all: the value is the code
+    the service's error carries, the label the one sentence every screen
+    shows (the pane's and the list's disabled [부계정 설정], the dialog)."""
+
+    NOT_USER = "not_user", _("Group mail and shared mail cannot have sub-accounts.")
+    NO_MAILBOX = "no_mailbox", _("Only accounts that use mail can have sub-accounts.")
+
+
 class Account(AbstractBaseUser):
     """A user, group mail or shared mail address of one office.
 
@@ -178,9 +187,23 @@ class Account(AbstractBaseUser):
         """A super admin of its office: may use the management console."""
         return self.role == self.Role.SUPER_ADMIN
 
+    def subaccount_refusal(self) -> SubaccountRefusal | None:
+        """Why this account cannot have sub-accounts, or None when it can.
+
+        A sub-account is a second address delivering into a folder of one
+        person's mailbox, so only a user account (not group or shared mail,
+        which already are addresses several people read) that uses mail
+        qualifies. Reads the mailbox relation: load it with the account
+        (``select_related("mailbox")``) to keep this free of queries.
+        """
+        if self.kind != self.Kind.USER:
+            return SubaccountRefusal.NOT_USER
+        if not self.has_mailbox():
+            return SubaccountRefusal.NO_MAILBOX
+        return None
+
     def can_have_subaccounts(self) -> bool:
-        """R3: only user accounts that use mail may have sub-accounts."""
-        return self.kind == self.Kind.USER and self.has_mailbox()
+        return self.subaccount_refusal() is None
 
     def subaccounts_remaining(self) -> int:
         return max(0, settings.MAILADMIN_SUBACCOUNT_LIMIT - self.subaccount_count)

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import audit
 from accounts.mailstore import get_mail_store
-from accounts.models import Account, Address, AuditEvent, Folder, SenderAddress
+from accounts.models import Account, Address, AuditEvent, Folder, SenderAddress, SubaccountRefusal
 from accounts.services import DomainError, mail_action
 from subaccounts.models import SubAccount
 from subaccounts.validators import validate_subaccount_id
@@ -36,8 +36,6 @@ CONFLICT_CODES = frozenset(
 )
 
 
-NOT_USER = _("Group mail and shared mail cannot have sub-accounts.")
-NO_MAILBOX = _("Only an account that uses mail can have sub-accounts.")
 AT_LIMIT = _(
     "This account already has %(limit)d sub-accounts, the most allowed. "
     "Delete one before adding another."
@@ -47,10 +45,9 @@ AT_LIMIT = _(
 def add_refusal(owner: Account, count: int) -> str:
     """Why ``owner`` (holding ``count`` sub-accounts) cannot get another one,
     or "" -- what the dialog shows beside its disabled [추가하기]."""
-    if owner.kind != Account.Kind.USER:
-        return str(NOT_USER)
-    if not owner.has_mailbox():
-        return str(NO_MAILBOX)
+    refusal = owner.subaccount_refusal()
+    if refusal is not None:
+        return str(refusal.label)
     if count >= settings.MAILADMIN_SUBACCOUNT_LIMIT:
         return AT_LIMIT % {"limit": settings.MAILADMIN_SUBACCOUNT_LIMIT}
     return ""
@@ -75,7 +72,7 @@ def _lock_owner(owner: Account) -> Account:
     # on the same new address, named that admin as its actor.
     return (
         Account.objects.select_for_update(of=("self",), no_key=True)
-        .select_related("office")
+        .select_related("office", "mailbox")
         .get(pk=owner.pk)
     )
 
@@ -136,15 +133,16 @@ def subaccount_add(
     the sender-list entry and the audit event; raises DomainError otherwise.
     """
     owner = _lock_owner(owner)
-    if owner.kind != Account.Kind.USER:
-        raise DomainError(NOT_USER, code="not_user")
+    refusal = owner.subaccount_refusal()
+    if refusal is not None:
+        raise DomainError(refusal.label, code=refusal.value)
     inbox = (
         Folder.objects.select_related("mailbox")
         .filter(mailbox__account=owner, role=Folder.Role.INBOX)
         .first()
     )
-    if inbox is None:
-        raise DomainError(NO_MAILBOX, code="no_mailbox")
+    if inbox is None:  # a mailbox without its inbox has nowhere to put the folder
+        raise DomainError(SubaccountRefusal.NO_MAILBOX.label, code=SubaccountRefusal.NO_MAILBOX)
     try:
         local_part = validate_subaccount_id(local_part)
     except ValidationError as error:

@@ -35,7 +35,6 @@ def _labels() -> dict[str, str]:
         "sub": escape(_("Sub")),
         "sub_hidden": escape(_("sub-account")),
         "settings": escape(_("Sub-account settings")),
-        "no_subs": escape(_("Group mail and shared mail cannot have sub-accounts.")),
         "not_for": {
             key: escape(_("Not for %(kind)s") % {"kind": label})
             for key, label in Account.Kind.choices
@@ -73,7 +72,8 @@ def usage_rows(context, rows) -> str:
             f"{escape(address)}</li>"
             for address in account.subaccount_addresses
         )
-        if account.kind == Account.Kind.USER:  # every listed account has a mailbox
+        refusal = account.subaccount_refusal()
+        if refusal is None:
             settings_cell = (
                 f'<a class="btn btn--small" href="{url}subaccounts/" '
                 f'hx-get="{url}subaccounts/" hx-target="#modal-body">{text["settings"]}'
@@ -81,7 +81,7 @@ def usage_rows(context, rows) -> str:
             )
         else:
             settings_cell = (
-                f'<button type="button" class="btn btn--small" disabled title="{text["no_subs"]}" '
+                f'<button type="button" class="btn btn--small" disabled title="{escape(refusal.label)}" '
                 f'aria-describedby="no-sub-{account.pk}">{text["settings"]}</button>'
                 f'<span class="cell-note" id="no-sub-{account.pk}">'
                 f"{text['not_for'].get(account.kind, '')}</span>"

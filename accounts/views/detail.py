@@ -23,7 +23,6 @@ from django.core.paginator import Page, Paginator
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from accounts.access_history import access_window_start, recent_access
@@ -81,15 +80,6 @@ def access_history(account: Account, window_start, page_number) -> Page:
     return page
 
 
-def subaccount_block_reason(account: Account) -> str:
-    """Why [부계정 설정] is unavailable (R3), or '' when it is available."""
-    if account.is_group_or_shared:
-        return _("Group mail and shared mail cannot have sub-accounts.")
-    if not account.has_mailbox():
-        return _("Only accounts that use mail can have sub-accounts.")
-    return ""
-
-
 def pane_context(request, account: Account) -> dict:
     now = timezone.now()
     window_start = access_window_start(request.office.time_zone, now)
@@ -100,7 +90,6 @@ def pane_context(request, account: Account) -> dict:
         "window_start": window_start,
         "window_months": settings.MAILADMIN_ACCESS_WINDOW_MONTHS,
         "last_access": last_access_in_window(mailbox, window_start),
-        "subaccount_block_reason": subaccount_block_reason(account),
         "subaccount_limit": settings.MAILADMIN_SUBACCOUNT_LIMIT,
         "folders": [],
         "history": None,
