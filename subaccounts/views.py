@@ -14,7 +14,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
@@ -24,6 +23,7 @@ from accounts.audit import client_ip
 from accounts.models import Account
 from accounts.permissions import get_account_for_admin, office_admin_required, require_write
 from accounts.services import DomainError
+from mailadmin.htmx import render_htmx, wants_partial
 from subaccounts import services
 from subaccounts.forms import SubAccountAddForm
 from subaccounts.models import SubAccount
@@ -45,9 +45,14 @@ def _error_status(error: DomainError) -> int:
 
 def _render(request, template: str, context: dict, status: int = 200) -> HttpResponse:
     """The dialog body for htmx (always 200 so htmx swaps it), else the page."""
-    if request.htmx:
-        return TemplateResponse(request, f"{template}#body", {**context, "in_modal": True})
-    return TemplateResponse(request, template, {**context, "in_modal": False}, status=status)
+    in_modal = wants_partial(request)
+    return render_htmx(
+        request,
+        template,
+        "body",
+        {**context, "in_modal": in_modal},
+        status=200 if in_modal else status,
+    )
 
 
 def _dialog_context(owner: Account, form: SubAccountAddForm, notice: str = "") -> dict:

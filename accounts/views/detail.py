@@ -20,15 +20,14 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.shortcuts import render
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
 from accounts.access_history import access_window_start, recent_access
 from accounts.mailstore import get_mail_store
 from accounts.models import AccessLog, Account, Mailbox
 from accounts.permissions import get_account_for_admin, office_admin_required
+from mailadmin.htmx import render_htmx
 
 ACCESS_PAGE_SIZE = 20
 
@@ -108,12 +107,5 @@ def pane_context(request, account: Account) -> dict:
 @require_GET
 def account_detail(request, login_id):
     account, _can_write = get_account_for_admin(request, login_id)
-    context = pane_context(request, account)
-    if request.htmx and not request.htmx.history_restore_request:
-        response = render(request, "accounts/account_detail.html#pane", context)
-    else:
-        context["nav"] = "mail_usage"
-        response = render(request, "accounts/account_detail.html", context)
-    # The same URL answers a pane or a page: caches must keep them apart.
-    patch_vary_headers(response, ("HX-Request",))
-    return response
+    context = {**pane_context(request, account), "nav": "mail_usage"}
+    return render_htmx(request, "accounts/account_detail.html", "pane", context)

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import ExportJob
 from accounts.permissions import office_admin_required
+from mailadmin.htmx import render_htmx
 
 
 def _job(request, job_id) -> ExportJob:
@@ -31,11 +32,9 @@ def _context(job: ExportJob) -> dict:
 @office_admin_required
 @require_GET
 def export_job(request, job_id):
-    job = _job(request, job_id)
-    template = "accounts/export_job.html"
-    if request.htmx:
-        template += "#export-progress"
-    return render(request, template, _context(job))
+    return render_htmx(
+        request, "accounts/export_job.html", "export-progress", _context(_job(request, job_id))
+    )
 
 
 @office_admin_required
@@ -43,10 +42,9 @@ def export_job(request, job_id):
 def export_progress(request, job_id):
     """What the progress bar polls (htmx): the fragment; opened directly,
     the whole page."""
-    template = "accounts/export_job.html"
-    if request.htmx:
-        template += "#export-progress"
-    return render(request, template, _context(_job(request, job_id)))
+    return render_htmx(
+        request, "accounts/export_job.html", "export-progress", _context(_job(request, job_id))
+    )
 
 
 @office_admin_required

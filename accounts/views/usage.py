@@ -8,9 +8,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.http import FileResponse, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
@@ -24,13 +23,9 @@ from accounts.permissions import get_account_for_admin, office_admin_required, r
 from accounts.selectors import FIRST_DIRECTION, SORT_FIELDS, usage_page, usage_rows
 from accounts.services import DomainError, mailbox_empty
 from accounts.xlsx import XLSX_CONTENT_TYPE, spooled_file
+from mailadmin.htmx import render_htmx
 
 TABLE_ID = "account-table"
-
-
-def _wants_table_only(request) -> bool:
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request and htmx.target == TABLE_ID
 
 
 def _sort_columns(current: str) -> dict[str, dict[str, str]]:
@@ -67,14 +62,8 @@ def account_list(request):
         # the progress page rather than straight to a file.
         "export_in_background": listing.filtered_count > settings.MAILADMIN_EXPORT_BACKGROUND_ROWS,
     }
-    template = "accounts/account_list.html"
-    if _wants_table_only(request):
-        template += "#account-table"
-    response = render(request, template, context)
-    # The same URL answers a whole page or only the table: caches (and the
-    # back button) must keep them apart.
-    patch_vary_headers(response, ("HX-Request", "HX-Target"))
-    return response
+    # Only the filter form and the pager swap the table alone.
+    return render_htmx(request, "accounts/account_list.html", TABLE_ID, context, target=TABLE_ID)
 
 
 @office_admin_required
@@ -162,9 +151,6 @@ def account_empty(request, login_id):
             )
             return response
         return redirect(next_url)
-    template = "accounts/account_empty.html"
-    if request.htmx and not request.htmx.history_restore_request:
-        template += "#empty-dialog"
     context = {
         "nav": "mail_usage",
         "account": account,
@@ -175,6 +161,6 @@ def account_empty(request, login_id):
     # The mail store failed: nothing changed; the confirmation shows why
     # (htmx swaps only a 2xx into the dialog).
     status = 503 if error and not request.htmx else 200
-    response = render(request, template, context, status=status)
-    patch_vary_headers(response, ("HX-Request",))
-    return response
+    return render_htmx(
+        request, "accounts/account_empty.html", "empty-dialog", context, status=status
+    )
