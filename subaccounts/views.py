@@ -1,4 +1,4 @@
-"""The 부계정 설정 dialog (SPEC F6).
+"""The 부계정 설정 dialog: list, add and delete an account's sub-accounts.
 
 With htmx the views answer the dialog body, which the shared ``#modal``
 shows; errors re-render that body with status 200 (htmx 2 swaps no 4xx) so
@@ -6,6 +6,9 @@ the dialog stays open and shows them, and a success re-renders it too and
 triggers ``subaccountsChanged`` for the list row and the detail pane.
 Without JavaScript the same URLs answer a full page; a success redirects
 back to it (POST/redirect/GET) and an error is a 409 or 422 page.
+Partials, history restore and ``Vary`` come from :mod:`mailadmin.htmx`; the
+owner comes from the one permission lookup, and a POST needs write
+permission.
 """
 
 from __future__ import annotations

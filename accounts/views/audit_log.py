@@ -1,4 +1,8 @@
-"""The audit log (SPEC F8): the page and its .xlsx download."""
+"""The audit log: the page and its .xlsx download.
+
+Downloading the log is itself an audited action -- a copy of who did what
+leaves the console -- so the download writes its own event.
+"""
 
 from __future__ import annotations
 
@@ -55,7 +59,7 @@ def audit_export(request):
     fileobj = spooled_file()
     # The file is written before the event so a failed export leaves no
     # event; the event is committed before the file is served, so no download
-    # goes unrecorded (R8). Writing happens outside the transaction to keep
+    # goes unrecorded. Writing happens outside the transaction to keep
     # SQLite's write lock short.
     count = write_xlsx(
         fileobj,

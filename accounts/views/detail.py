@@ -1,13 +1,14 @@
-"""The detail pane of one account (SPEC F5).
+"""The detail pane of one account: its figures, folders and access history.
 
 htmx requests get the pane alone (``account_detail.html#pane``), swapped into
 the list's ``<aside id="detail-pane">``; other requests get a full page with
 the same pane, so the URL can be bookmarked and works without JavaScript.
 
 The pane makes a constant number of queries whatever the account's history:
-the account with its mailbox (one join), the folders with their message
-count and size (per-folder aggregates bounded by the mailbox), and one page of the
-access history with its count -- both bounded by the 3-month window and
+the account with its mailbox (one join, through the one permission lookup),
+the folders with their message count and size (from the mail store), and
+one page of the access history with its count -- both bounded by the access
+window (:mod:`accounts.access_history`) and
 served by the ``(account, -at)`` index, so older rows are never read. The
 last access comes from the mailbox's denormalised ``last_access_*`` fields
 (the same values the usage list shows), used only when they fall inside

@@ -1,8 +1,11 @@
 """Background roster exports: the job page with its progress bar, the
-progress fragment htmx polls, and the download (issue 7).
+progress fragment htmx polls, and the download. A list too big to write
+within one request is prepared by the background worker; the admin watches
+it here and downloads the file when it is ready.
 
-Every URL is scoped like the rest of the console (SPEC F2): another office's
-admin gets 404 before anything, and a job is only ever looked up inside the
+Every URL is scoped like the rest of the console
+(:func:`accounts.permissions.office_admin_required`): another office's admin
+gets 404 before anything, and a job is only ever looked up inside the
 admin's own office, so its id alone opens nothing.
 """
 

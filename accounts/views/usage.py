@@ -71,11 +71,12 @@ def account_list(request):
 def account_export(request):
     """④ 목록 다운로드: the accounts the list's parameters select, all pages,
     as .xlsx. The file is complete and its audit event committed before the
-    first byte is sent, so no download goes unrecorded (R8).
+    first byte is sent, so no copy of the list leaves the console unrecorded.
 
     More rows than MAILADMIN_EXPORT_BACKGROUND_ROWS: the file is written by
     the background worker instead; this request only records the job and
-    sends the admin to its progress page (issue 7)."""
+    sends the admin to its progress page, so no request runs long enough to
+    time out."""
     filterset, queryset = usage_rows(request.office, request.GET)
     total = queryset.count()
     if total > settings.MAILADMIN_EXPORT_BACKGROUND_ROWS:
@@ -118,7 +119,8 @@ def _next_url(request) -> str:
 @office_admin_required
 @require_http_methods(["GET", "POST"])
 def account_empty(request, login_id):
-    """비우기 (F4). GET shows the confirmation; only a POST empties."""
+    """비우기: delete all of an account's mail. GET shows the confirmation; only
+    a POST empties, so a link followed by a crawler or a prefetch deletes nothing."""
     account, can_write = get_account_for_admin(request, login_id, mailbox__isnull=False)
     require_write(request, can_write)
     next_url = _next_url(request)

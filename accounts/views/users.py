@@ -1,4 +1,10 @@
-"""사용자 관리 (SPEC F7): the office's accounts, and one account's settings."""
+"""사용자 관리: the office's accounts, and one account's settings (name,
+status, POP3/SMTP, the mail-only password).
+
+The detail view changes accounts, so a POST needs write permission
+(:func:`accounts.permissions.get_account_for_admin`) and every refusal of the
+service is shown next to the field it concerns.
+"""
 
 from __future__ import annotations
 

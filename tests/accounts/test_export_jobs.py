@@ -1,4 +1,4 @@
-"""Big roster downloads run in the background with a progress bar (issue 7)."""
+"""Big roster downloads run in the background with a progress bar ."""
 
 from __future__ import annotations
 
