@@ -11,9 +11,9 @@ import time
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.bench_data import insert_messages
 from accounts.models import Account, Folder, Mailbox, Office
 from accounts.services import inbox_of, mailbox_create
+from devtools.bench_data import insert_messages
 
 
 def _timed(call) -> tuple[int, float]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import bench
-from accounts.bench_data import ensure_dataset
+from devtools import bench
+from devtools.bench_data import ensure_dataset
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.demo import seconds_str, seed_office
 from accounts.models import Account, Office
+from devtools.demo import seconds_str, seed_office
 
 
 class Command(BaseCommand):

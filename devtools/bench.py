@@ -29,8 +29,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext, modify_settings, override_settings
 from django.urls import reverse
 
-from accounts.bench_data import Dataset, drop_office
 from accounts.models import AccessLog, Account, Office
+from devtools.bench_data import Dataset, drop_office
 
 PER_PAGE = 50
 
@@ -101,7 +101,7 @@ def admin_installed():
     with (
         modify_settings(INSTALLED_APPS={"append": "django.contrib.admin"}),
         override_settings(
-            ROOT_URLCONF="accounts.bench_urls",
+            ROOT_URLCONF="devtools.bench_urls",
             ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "testserver"],
         ),
     ):
@@ -194,7 +194,7 @@ def _busiest_account(office: Office) -> Account:
 
 
 def build_scenarios(dataset: Dataset) -> list[Scenario]:
-    from accounts.bench_admin import USAGE_COLUMN
+    from devtools.bench_admin import USAGE_COLUMN
 
     office = dataset.office
     domain = office.domain
@@ -401,7 +401,7 @@ def run_export(domain: str, workdir: Path, progress) -> dict:
 
 
 def run_operations(domain: str, big_subaccount: int, big_mailbox: int, progress) -> dict:
-    from accounts import bench_ops
+    from devtools import bench_ops
 
     ops_domain = f"ops.{domain}"
     old = Office.objects.filter(domain=ops_domain).first()

@@ -30,7 +30,7 @@ from accounts.models import (
     SenderAddress,
 )
 from accounts.services import DEFAULT_FOLDERS
-from subaccounts.models import SubAccount
+from subaccounts.builders import NewSubAccount, bulk_create_subaccounts
 
 MB = 1024 * 1024
 GB = 1024 * MB
@@ -393,7 +393,6 @@ def _write_chunk(gen: Generator, office: Office, specs: list[dict], admin_hash: 
                 kind=spec["kind"],
                 status=Account.Status.SUSPENDED if suspended else Account.Status.ACTIVE,
                 role=Account.Role.SUPER_ADMIN if spec["admin"] else Account.Role.USER,
-                subaccount_count=spec["sub_count"],
                 password=admin_hash if spec["login_id"] == "admin" else make_password(None),
                 created_at=gen.moment(5 * 365),
             )
@@ -488,56 +487,38 @@ def _write_chunk(gen: Generator, office: Office, specs: list[dict], admin_hash: 
             folders.append(folder)
     Folder.objects.bulk_create(folders)
 
-    sub_folders, subaccounts, senders = [], [], []
+    senders = [
+        SenderAddress(
+            office=office,
+            account=plan["account"],
+            address=plan["account"].email,
+            display_name=plan["account"].name,
+        )
+        for plan in plans
+    ]
+    SenderAddress.objects.bulk_create(senders)
+    # Sub-accounts through the one builder that keeps the service's
+    # invariants (folder in the inbox, address, sender entry, counter).
+    wanted = []
     for plan in plans:
         account = plan["account"]
-        senders.append(
-            SenderAddress(
-                office=office, account=account, address=account.email, display_name=account.name
-            )
-        )
-        plan["sub_folders"] = []
-        count = plan["spec"]["sub_count"]
-        suffixes = rng.sample(SUBACCOUNT_SUFFIXES, count)
-        for slot, suffix in enumerate(suffixes, start=1):
-            local_part = f"{account.login_id.replace('.', '-')}-{suffix}"
-            folder = Folder(
-                office=office,
-                mailbox=plan["mailbox"],
-                parent=plan["folders"][Folder.Role.INBOX],
-                name=local_part,
-                role=Folder.Role.SUBACCOUNT,
-            )
-            sub_folders.append(folder)
-            plan["sub_folders"].append(folder)
-            subaccounts.append(
-                SubAccount(
-                    office=office,
+        suffixes = rng.sample(SUBACCOUNT_SUFFIXES, plan["spec"]["sub_count"])
+        for suffix in suffixes:
+            wanted.append(
+                NewSubAccount(
                     owner=account,
-                    slot=slot,
-                    local_part=local_part,
-                    folder=folder,
+                    local_part=f"{account.login_id.replace('.', '-')}-{suffix}",
+                    inbox=plan["folders"][Folder.Role.INBOX],
                     created_at=gen.moment(365),
                 )
             )
-            senders.append(
-                SenderAddress(
-                    office=office,
-                    account=account,
-                    address=f"{local_part}@{office.domain}",
-                    display_name=account.name,
-                )
-            )
-    Folder.objects.bulk_create(sub_folders)
-    addresses = Address.objects.bulk_create(
-        Address(office=office, local_part=s.local_part, account=s.owner, folder=s.folder)
-        for s in subaccounts
-    )
-    for subaccount, address in zip(subaccounts, addresses, strict=True):
-        subaccount.address = address
-    SubAccount.objects.bulk_create(subaccounts)
-    SenderAddress.objects.bulk_create(senders)
-    result.subaccounts += len(subaccounts)
+    built = bulk_create_subaccounts(wanted)
+    sub_folders: dict[int, list[Folder]] = {}
+    for subaccount in built:
+        sub_folders.setdefault(subaccount.owner_id, []).append(subaccount.folder)
+    for plan in plans:
+        plan["sub_folders"] = sub_folders.get(plan["account"].pk, [])
+    result.subaccounts += len(built)
 
     messages = []
     for plan in plans:

@@ -4,6 +4,7 @@ from django.db.models import Count, Sum
 
 from accounts.models import AccessLog, Account, Folder, Mailbox, Message, Office, SenderAddress
 from subaccounts.models import SubAccount
+from tests.subaccounts.helpers import assert_consistent
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +52,11 @@ def test_every_subaccount_has_its_folder_address_and_sender_entry(demo):
         ).exists()
     for account in Account.objects.filter(office=demo, subaccount_count__gt=0):
         assert account.subaccounts.count() == account.subaccount_count
+
+
+def test_demo_keeps_every_invariant_the_services_keep(demo):
+    assert_consistent(demo)
+    assert SubAccount.objects.filter(office=demo).exists()
 
 
 def test_last_access_mirrors_the_newest_successful_login(demo):

@@ -1,7 +1,7 @@
 """The benchmark's dataset: a big office built once and reused.
 
 Accounts, mailboxes, folders and sub-accounts come from the demo generator
-(:func:`accounts.demo.seed_office`, bulk inserts); the access log and the
+(:func:`devtools.demo.seed_office`, bulk inserts); the access log and the
 messages are then topped up to their targets with set-based SQL (a recursive
 series crossed with the mailboxes), so millions of rows take minutes, and the
 counters and the denormalised last access are recomputed from the rows with
@@ -21,8 +21,8 @@ from django.db import connection, transaction
 from django.db.models.functions import Mod
 from django.utils import timezone
 
-from accounts.demo import seed_office
 from accounts.models import AccessLog, Account, Mailbox, Message, Office
+from devtools.demo import seed_office
 
 HISTORY_SECONDS = 183 * 86400  # six months of access, like the demo
 
