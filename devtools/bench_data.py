@@ -300,8 +300,9 @@ def recompute_denormalised(office: Office) -> None:
 
 
 def insert_messages(folder, count: int) -> None:
-    """``count`` messages into one folder with one INSERT, counters moved
-    with them (R6 holds before the operation being measured)."""
+    """``count`` messages into one folder with one INSERT, and the mailbox's
+    counters recomputed with them, so that the counters equal the messages
+    (as the services keep them) before the operation being measured."""
     moment, _ = _vendor_sql()
     sql = (
         _series(count) + "INSERT INTO accounts_message "
