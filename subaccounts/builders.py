@@ -23,8 +23,11 @@ indistinguishable from data people made (``tests/subaccounts/helpers.py``'s
 
 What it leaves to its callers, on purpose: refusals in words (a clash with
 an existing address or folder is the database's ``IntegrityError``, a
-broken rule a ``ValueError``) and the audit event -- built data is nobody's
-action, and the audit log is the record of what people did.
+broken rule a ``ValueError``), the owner's row lock and the audit event.
+It builds data rather than serving people's requests: nothing else should
+be changing those owners meanwhile (the database's constraints would still
+refuse what a concurrent change broke), and built data is nobody's action,
+while the audit log is the record of what people did.
 """
 
 from __future__ import annotations
@@ -52,8 +55,9 @@ BATCH_SIZE = 500
 
 @dataclass
 class NewSubAccount:
-    """One sub-account to build. ``inbox`` is the owner's inbox when the
-    caller has it at hand (saves a query); ``created_at`` defaults to now."""
+    """One sub-account to build. ``inbox``, when the caller has it at hand,
+    must be the owner's inbox (it saves a query; it is not checked);
+    ``created_at`` defaults to now."""
 
     owner: Account
     local_part: str
