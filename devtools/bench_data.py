@@ -22,7 +22,7 @@ from django.db.models.functions import Mod
 from django.utils import timezone
 
 from accounts.models import AccessLog, Account, Mailbox, Message, Office
-from devtools.demo import seed_office
+from devtools.demo import require_embedded_store, seed_office
 
 HISTORY_SECONDS = 183 * 86400  # six months of access, like the demo
 
@@ -100,6 +100,7 @@ def ensure_dataset(
 ) -> Dataset:
     """The bench office at the requested size: reused when it is already
     there, topped up when rows are missing, rebuilt when its size differs."""
+    require_embedded_store()
     started = time.perf_counter()
     targets = Targets.for_accounts(accounts)
     office = Office.objects.filter(domain=domain).first()

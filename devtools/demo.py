@@ -14,6 +14,11 @@ Design choices:
   stays bounded and 100,000 accounts take minutes, not hours. Each mailbox's
   content is decided before anything is written, so its counters are
   written once and equal its messages exactly.
+- For the embedded mail store only (``MAIL_STORE=db``): messages and
+  folders are written as its rows, which is what makes 100,000 accounts
+  quick; with a real mail server there is no mail to invent, and
+  :func:`require_embedded_store` says so instead of filling the console
+  with mail the server does not have.
 - As consistent as data people made: sub-accounts go through
   :func:`subaccounts.builders.bulk_create_subaccounts`, the bulk twin of the
   service, so the demo never keeps its own copy of their rules.
@@ -29,10 +34,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.geo import country_for_ip
+from accounts.mailstore import DatabaseMailStore, get_mail_store
 from accounts.models import (
     AccessLog,
     Account,
@@ -354,6 +361,7 @@ def seed_office(
     progress: Callable[[str], None] | None = None,
     now: dt.datetime | None = None,
 ) -> SeedResult:
+    require_embedded_store()
     started = timezone.now()
     now = now or started
     gen = Generator(seed, now)
@@ -596,6 +604,15 @@ def _external_sender(rng: random.Random) -> str:
             "support@vendor.io",
         ]
     )
+
+
+def require_embedded_store() -> None:
+    """Refuse to build demo mail unless the mail is the database's own rows."""
+    if not isinstance(get_mail_store(), DatabaseMailStore):
+        raise ImproperlyConfigured(
+            "The demo and the bench write mail into the embedded mail store; "
+            "set MAIL_STORE=db to use them."
+        )
 
 
 def seconds_str(seconds: float) -> str:

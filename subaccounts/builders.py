@@ -21,6 +21,12 @@ indistinguishable from data people made (``tests/subaccounts/helpers.py``'s
   the same address is kept, not duplicated);
 - the owner's ``subaccount_count``, recomputed from the rows.
 
+Folders are mail-store objects: with the embedded store (``MAIL_STORE=db``,
+whose ``create_folder`` is exactly one ``Folder`` row) they are inserted in
+bulk; with any other store each one is created through the store's
+``create_folder``, as the service does, so a real mail server gets them
+too -- slower, but never a console row without its folder.
+
 What it leaves to its callers, on purpose: refusals in words (a clash with
 an existing address or folder is the database's ``IntegrityError``, a
 broken rule a ``ValueError``), the owner's row lock and the audit event.
@@ -44,7 +50,8 @@ from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import Account, Address, Folder, Office, SenderAddress
+from accounts.mailstore import DatabaseMailStore, get_mail_store
+from accounts.models import Account, Address, Folder, Mailbox, Office, SenderAddress
 from subaccounts.models import SubAccount
 from subaccounts.validators import validate_subaccount_id
 
@@ -123,17 +130,12 @@ def bulk_create_subaccounts(entries: Iterable[NewSubAccount]) -> list[SubAccount
         taken[entry.owner.pk].add(free[0])
         slots.append(free[0])
 
-    folders = [
-        Folder(
-            office_id=entry.owner.office_id,
-            mailbox_id=inboxes[entry.owner.pk].mailbox_id,
-            parent=inboxes[entry.owner.pk],
-            name=local_part,
-            role=Folder.Role.SUBACCOUNT,
-        )
-        for entry, local_part in zip(entries, local_parts, strict=True)
-    ]
-    Folder.objects.bulk_create(folders, batch_size=BATCH_SIZE)
+    folders = _create_folders(
+        [
+            (inboxes[entry.owner.pk], local_part)
+            for entry, local_part in zip(entries, local_parts, strict=True)
+        ]
+    )
     addresses = Address.objects.bulk_create(
         [
             Address(
@@ -191,6 +193,32 @@ def bulk_create_subaccounts(entries: Iterable[NewSubAccount]) -> list[SubAccount
     for pk, owner in owners.items():
         owner.subaccount_count = len(taken[pk])
     return subaccounts
+
+
+def _create_folders(wanted: list[tuple[Folder, str]]) -> list[Folder]:
+    """A sub-account folder named ``name`` inside each ``inbox``, in order."""
+    store = get_mail_store()
+    if isinstance(store, DatabaseMailStore):
+        folders = [
+            Folder(
+                office_id=inbox.office_id,
+                mailbox_id=inbox.mailbox_id,
+                parent=inbox,
+                name=name,
+                role=Folder.Role.SUBACCOUNT,
+            )
+            for inbox, name in wanted
+        ]
+        return Folder.objects.bulk_create(folders, batch_size=BATCH_SIZE)
+    mailboxes = {}
+    for chunk in _chunks(list({inbox.mailbox_id for inbox, _ in wanted})):
+        mailboxes.update((mailbox.pk, mailbox) for mailbox in Mailbox.objects.filter(pk__in=chunk))
+    return [
+        store.create_folder(
+            mailboxes[inbox.mailbox_id], parent=inbox, name=name, role=Folder.Role.SUBACCOUNT
+        )
+        for inbox, name in wanted
+    ]
 
 
 def _office_domains(owners: list[Account]) -> dict[int, str]:

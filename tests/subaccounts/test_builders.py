@@ -88,3 +88,29 @@ def test_a_taken_address_is_the_databases_refusal(org):
     with pytest.raises(IntegrityError):
         bulk_create_subaccounts([NewSubAccount(owner=org.kim, local_part="seoyeon.lee")])
     assert Address.objects.filter(local_part="seoyeon.lee").count() == 1
+
+
+class RecordingStore:
+    """A mail store that is not the embedded one: folders must come from
+    its ``create_folder``, one by one, as in the service."""
+
+    created: list[str] = []
+
+    def create_folder(self, mailbox, *, parent, name, role):
+        RecordingStore.created.append(name)
+        return Folder.objects.create(
+            office_id=mailbox.office_id, mailbox=mailbox, parent=parent, name=name, role=role
+        )
+
+
+def test_another_mail_store_creates_the_folders_itself(org, settings):
+    settings.MAIL_STORE = "tests.subaccounts.test_builders.RecordingStore"
+    RecordingStore.created = []
+    bulk_create_subaccounts(
+        [
+            NewSubAccount(owner=org.kim, local_part="kim-a"),
+            NewSubAccount(owner=org.lee, local_part="lee-a"),
+        ]
+    )
+    assert RecordingStore.created == ["kim-a", "lee-a"]
+    assert_consistent()
