@@ -57,6 +57,12 @@ INSTALLED_APPS = [
     "accounts",
     "subaccounts",
 ]
+# The demo office (`seed_demo`, which `make run` uses) and the benchmark
+# (`bench`) live in their own app, on by default; production leaves them out
+# with MAILADMIN_DEVTOOLS=0. The product apps never import it.
+MAILADMIN_DEVTOOLS = env_bool("MAILADMIN_DEVTOOLS", True)
+if MAILADMIN_DEVTOOLS:
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
