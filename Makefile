@@ -25,6 +25,8 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(VENV)/.installed
 
+# The demo office comes from the devtools app (installed unless
+# MAILADMIN_DEVTOOLS=0, which production sets).
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --if-missing --domain "$(DEMO_DOMAIN)" --accounts "$(DEMO_ACCOUNTS)" \

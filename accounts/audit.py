@@ -1,4 +1,5 @@
-"""Audit events: who did what to whom, from where (SPEC F8, R8).
+"""Audit events: who did what to whom, from where. Every change an admin
+makes, every mail action and every sign-in of an admin leaves one.
 
 Services call :func:`record` inside their own transaction so the event and
 the change commit or roll back together.

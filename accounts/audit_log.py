@@ -1,4 +1,4 @@
-"""Reading the audit log (SPEC F8): one filter for the page and the
+"""Reading the audit log: one filter for the page and the
 download, and the readable form of an event's details."""
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ def _field_labels() -> dict[str, str]:
         "moved_messages": _("Messages moved"),
         "messages_moved": _("Messages moved"),
         "slot": _("Sub-account slot"),
+        # a mail action the mail store refused: its message
+        "failed": _("Failed"),
         "bytes": _("Size"),
         "size_bytes": _("Size"),
         "local_part": _("Sub-account ID"),

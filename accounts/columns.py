@@ -45,6 +45,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from jinja2 import Template
 
+from accounts.access_history import recent_access
 from accounts.formatting import human_bytes, human_quota
 from accounts.models import Account, Mailbox
 from mailadmin.jinja_env import jinja_env, render
@@ -125,7 +126,7 @@ class ExportContext:
     addresses: dict[int, list[str]] = field(default_factory=dict)
 
     def recent(self, moment: dt.datetime | None) -> bool:
-        return moment is not None and moment >= self.window_start
+        return recent_access(moment, self.window_start) is not None
 
 
 @dataclass(frozen=True)
@@ -409,7 +410,6 @@ def _row_text() -> SimpleNamespace:
         sub=gettext("Sub"),
         sub_hidden=gettext("sub-account"),
         settings=gettext("Sub-account settings"),
-        no_subs=gettext("Group mail and shared mail cannot have sub-accounts."),
         not_for={
             key: gettext("Not for %(kind)s") % {"kind": label} for key, label in kinds.items()
         },

@@ -1,8 +1,8 @@
-"""Roster exports too big for one request (issue 7).
+"""Roster exports too big for one request.
 
 Above ``MAILADMIN_EXPORT_BACKGROUND_ROWS`` the download becomes an
 :class:`~accounts.models.ExportJob`: the request records it (with its audit
-event, R8) and enqueues a django-tasks task; a ``db_worker`` process writes
+event: every download is recorded) and enqueues a django-tasks task; a ``db_worker`` process writes
 the xlsx into MEDIA_ROOT from the same generator as the direct download,
 updating ``done`` as it goes, so the page can show a progress bar. No web
 request waits for the file. Files expire; :func:`export_jobs_prune` deletes

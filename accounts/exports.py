@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import columns
-from accounts.access import access_window_start
+from accounts.access_history import access_window_start
 from accounts.models import Account, Office
 from accounts.selectors import UsageFilterSet, subaccount_addresses, usage_rows
 from accounts.xlsx import write_xlsx

@@ -1,4 +1,5 @@
-"""Byte sizes in human units, 1024-based (SPEC N5)."""
+"""Byte sizes in human units, 1024-based, as mail clients and the original
+screen show them."""
 
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _

@@ -39,7 +39,7 @@ class PasswordForm(forms.Form):
 
 
 class AccountUpdateForm(forms.Form):
-    """사용자 관리: what an admin changes on one account (SPEC F7).
+    """사용자 관리: what an admin changes on one account.
 
     Accounts without a mailbox have no POP3/SMTP fields, and the removal of
     the mail-only password is offered only while one is set.
@@ -83,7 +83,7 @@ class AccountUpdateForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
-    """Filters of the audit log (SPEC F8); every field is optional."""
+    """Filters of the audit log; every field is optional."""
 
     action = forms.ChoiceField(
         label=_("Action"),

@@ -1,4 +1,4 @@
-"""Offline IP → country (SPEC F10): one function, so the source can change."""
+"""Offline IP → country: one function, so the source can change."""
 
 from __future__ import annotations
 

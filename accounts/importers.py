@@ -1,4 +1,4 @@
-"""Import what real mail servers know (SPEC F10): access logs and Maildirs.
+"""Import what real mail servers know: access logs and Maildirs.
 
 ``import_access_log`` stores POP3/SMTP login events parsed by
 :mod:`accounts.maillog` in ``AccessLog``; ``import_maildir`` loads a
@@ -475,7 +475,8 @@ class _FolderMap:
 
 def import_maildir(*, account: Account, path: Path | str, append: bool = False) -> MaildirStats:
     """Load a Maildir++ tree into the account's mailbox in one transaction:
-    the messages in bulk, the counters moved by the same totals (R6)."""
+    the messages in bulk, the counters moved by the same totals, so they
+    always equal the messages."""
     root = Path(path)
     if not root.is_dir():
         raise MaildirError(f"{root} is not a directory.")

@@ -1,4 +1,4 @@
-"""Dovecot POP3 and Postfix SMTP AUTH log lines → login events (SPEC F10).
+"""Dovecot POP3 and Postfix SMTP AUTH log lines → login events.
 
 Pure parsing, no database: :class:`LogParser` turns one line into a
 :class:`LoginEvent`, or says the line belongs to a mail log but is no login

@@ -1,5 +1,5 @@
 """Lookup queries and configuration that wire Postfix and Dovecot to the
-product's database (SPEC F10).
+product's database.
 
 Postfix asks three questions, each a ``sqlite:`` or ``pgsql:`` lookup table:
 

@@ -7,11 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from accounts.access import access_window_start
-from accounts.models import AccessLog, Mailbox, Message
+from accounts.access_history import access_window_start, recent_access
+from accounts.mailstore import get_mail_store
+from accounts.models import AccessLog, Mailbox
 
 
 def prune_access_logs(
@@ -63,7 +64,7 @@ ACCESS_FIELDS = ("last_access_at", "last_access_protocol", "last_access_ip", "la
 def reconcile_usage(
     *, office=None, fix: bool = False, now: dt.datetime | None = None, chunk_size: int = 1000
 ) -> ReconcileResult:
-    """Recompute every mailbox's counters from its messages and its last
+    """Recompute every mailbox's counters from the mail store and its last
     access from the access log; report each difference, and store the
     recomputed values when ``fix``.
 
@@ -72,6 +73,7 @@ def reconcile_usage(
     window is no drift -- it is shown nowhere -- but one inside it is.
     """
     now = now or timezone.now()
+    store = get_mail_store()
     result = ReconcileResult()
     mailboxes = Mailbox.objects.select_related("account", "office").order_by("pk")
     if office is not None:
@@ -89,23 +91,15 @@ def reconcile_usage(
             return result
         last_pk = chunk[-1].pk
         result.mailboxes += len(chunk)
-        totals = {
-            row["mailbox_id"]: row
-            for row in Message.objects.filter(mailbox_id__in=[m.pk for m in chunk])
-            .values("mailbox_id")
-            .annotate(total=Sum("size_bytes"), count=Count("id"))
-        }
+        usage = store.usage(chunk)
         access = AccessLog.objects.in_bulk(
             [m.newest_access_id for m in chunk if m.newest_access_id]
         )
         changed: list[Mailbox] = []
         changed_fields: set[str] = set()
         for mailbox in chunk:
-            found = totals.get(mailbox.pk, {})
-            actual = {
-                "used_bytes": found.get("total") or 0,
-                "message_count": found.get("count") or 0,
-            }
+            found = usage[mailbox.pk]
+            actual = {"used_bytes": found.bytes, "message_count": found.messages}
             row = access.get(mailbox.newest_access_id)
             if row is not None:
                 actual.update(
@@ -114,8 +108,11 @@ def reconcile_usage(
                     last_access_ip=row.ip,
                     last_access_country=row.country,
                 )
-            elif mailbox.last_access_at is not None and mailbox.last_access_at >= (
-                access_window_start(mailbox.office.time_zone, now)
+            elif (
+                recent_access(
+                    mailbox.last_access_at, access_window_start(mailbox.office.time_zone, now)
+                )
+                is not None
             ):
                 actual.update(
                     last_access_at=None,
@@ -137,22 +134,21 @@ def reconcile_usage(
                 changed.append(mailbox)
         if fix and changed:
             with transaction.atomic():
-                _store_fixes(changed, changed_fields)
+                _store_fixes(store, changed, changed_fields)
             result.fixed += len(changed)
 
 
-def _store_fixes(changed: list[Mailbox], fields: set[str]) -> None:
-    """Counters are re-summed under the mailbox lock so that mail delivered
-    meanwhile is counted; the last access is written as found."""
+def _store_fixes(store, changed: list[Mailbox], fields: set[str]) -> None:
+    """Counters are asked of the mail store again under the mailbox lock so
+    that mail delivered meanwhile is counted; the last access is written as
+    found."""
     for mailbox in changed:
         rows = Mailbox.objects.filter(pk=mailbox.pk)
-        list(rows.select_for_update().values_list("pk"))  # hold the row while summing
+        list(rows.select_for_update().values_list("pk"))  # hold the row while counting
         updates = {}
         if fields & set(COUNTER_FIELDS):
-            totals = Message.objects.filter(mailbox_id=mailbox.pk).aggregate(
-                total=Sum("size_bytes"), count=Count("id")
-            )
-            updates.update(used_bytes=totals["total"] or 0, message_count=totals["count"] or 0)
+            found = store.usage([mailbox])[mailbox.pk]
+            updates.update(used_bytes=found.bytes, message_count=found.messages)
         for name in ACCESS_FIELDS:
             if name in fields:
                 updates[name] = getattr(mailbox, name)

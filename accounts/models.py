@@ -1,7 +1,7 @@
 """The office, its accounts and their mail.
 
 Every tenant table carries ``office`` directly, even where a join could reach
-it: every query is scoped by it (SPEC R7) and it is the distribution key if
+it: every query is scoped by it (one office never sees another's data) and it is the distribution key if
 the data ever has to be spread over several database servers.
 """
 
@@ -16,6 +16,8 @@ from django.db.models import Case, F, Q, When
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from accounts.access_history import access_window_start, recent_access
 
 RESERVED_LOCAL_PARTS = frozenset(
     {"postmaster", "abuse", "mailer-daemon", "root", "hostmaster", "webmaster", "noreply"}
@@ -84,6 +86,15 @@ class AccountManager(BaseUserManager):
         return account
 
 
+class SubaccountRefusal(models.TextChoices):
+    """Why an account cannot have sub-accounts at all: the value is the code
+    the service's error carries, the label the one sentence every screen
+    shows (the pane's and the list's disabled [부계정 설정], the dialog)."""
+
+    NOT_USER = "not_user", _("Group mail and shared mail cannot have sub-accounts.")
+    NO_MAILBOX = "no_mailbox", _("Only accounts that use mail can have sub-accounts.")
+
+
 class Account(AbstractBaseUser):
     """A user, group mail or shared mail address of one office.
 
@@ -121,7 +132,7 @@ class Account(AbstractBaseUser):
     subaccount_count = models.PositiveSmallIntegerField(_("sub-accounts"), default=0)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     # The language picked with the switch while signed in ("" = never picked:
-    # Korean); applied again at every sign-in (SPEC N5).
+    # Korean); applied again at every sign-in, on any browser.
     language = models.CharField(
         _("language"), max_length=8, blank=True, default="", choices=settings.LANGUAGES
     )
@@ -176,9 +187,23 @@ class Account(AbstractBaseUser):
         """A super admin of its office: may use the management console."""
         return self.role == self.Role.SUPER_ADMIN
 
+    def subaccount_refusal(self) -> SubaccountRefusal | None:
+        """Why this account cannot have sub-accounts, or None when it can.
+
+        A sub-account is a second address delivering into a folder of one
+        person's mailbox, so only a user account (not group or shared mail,
+        which already are addresses several people read) that uses mail
+        qualifies. Reads the mailbox relation: load it with the account
+        (``select_related("mailbox")``) to keep this free of queries.
+        """
+        if self.kind != self.Kind.USER:
+            return SubaccountRefusal.NOT_USER
+        if not self.has_mailbox():
+            return SubaccountRefusal.NO_MAILBOX
+        return None
+
     def can_have_subaccounts(self) -> bool:
-        """R3: only user accounts that use mail may have sub-accounts."""
-        return self.kind == self.Kind.USER and self.has_mailbox()
+        return self.subaccount_refusal() is None
 
     def subaccounts_remaining(self) -> int:
         return max(0, settings.MAILADMIN_SUBACCOUNT_LIMIT - self.subaccount_count)
@@ -253,14 +278,8 @@ class Mailbox(models.Model):
         return self.used_bytes * 100 / self.quota_bytes
 
     def last_access_within_window(self, now=None):
-        """The denormalised last access if it lies inside the 3-month window."""
-        from accounts.access import access_window_start
-
-        if self.last_access_at is None:
-            return None
-        if self.last_access_at < access_window_start(self.office.time_zone, now):
-            return None
-        return self.last_access_at
+        """The denormalised last access if it lies inside the access window."""
+        return recent_access(self.last_access_at, access_window_start(self.office.time_zone, now))
 
 
 class MailListing(models.Model):
@@ -358,7 +377,8 @@ class Message(models.Model):
 
 
 class Address(models.Model):
-    """One row per address of the office: the registry that holds R2.
+    """One row per address of the office: the registry that keeps every
+    address unique in its office.
 
     Every account's ID occupies its address, with or without mail, and so does
     every sub-account; the unique index on ``(office, LOWER(local_part))``

@@ -39,7 +39,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import columns, search_index
-from accounts.access import access_window_start
+from accounts.access_history import access_window_start, recent_access
 from accounts.models import Account, Address, Mailbox, MailListing, Office
 
 SEARCH_MAX_LENGTH = 100
@@ -445,8 +445,7 @@ def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsageP
     domain = office.domain
     for account in rows:
         account.subaccount_addresses = [f"{lp}@{domain}" for lp in (account.sub_ids or "").split()]
-        last = account.mailbox.last_access_at
-        account.recent_access_at = last if last is not None and last >= window_start else None
+        account.recent_access_at = recent_access(account.mailbox.last_access_at, window_start)
     return UsagePage(
         filterset=filterset,
         page=page,

@@ -7,17 +7,19 @@ person can read; views turn that into a message on the screen.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import audit
+from accounts.mailstore import MailStoreError, get_mail_store
 from accounts.models import Account, AuditEvent, Folder, Mailbox, Message, Office
 
 DEFAULT_FOLDERS = (
@@ -31,6 +33,39 @@ DEFAULT_FOLDERS = (
 
 class DomainError(ValidationError):
     """A rule of the product refused the request; the message says why."""
+
+
+def mail_action(action: str):
+    """For a service that acts on mail: the mail store acts first, inside
+    the service's transaction; when it fails (:class:`MailStoreError`) the
+    transaction rolls back, so the console changes nothing, and the failed
+    attempt is audited after the rollback. The admin gets the store's
+    message as a :class:`DomainError`.
+
+    Wrap the ``@transaction.atomic`` service (this decorator outermost);
+    the service takes ``actor``, ``ip`` and the target as ``account`` or
+    ``owner`` keyword arguments."""
+
+    def decorate(service):
+        @functools.wraps(service)
+        def run(**kwargs):
+            try:
+                return service(**kwargs)
+            except MailStoreError as error:
+                target = kwargs.get("account") or kwargs.get("owner")
+                audit.record(
+                    office=target.office,
+                    action=action,
+                    actor=kwargs.get("actor"),
+                    target=target,
+                    data={"failed": str(error)},
+                    ip=kwargs.get("ip"),
+                )
+                raise DomainError(str(error), code="mail_store") from error
+
+        return run
+
+    return decorate
 
 
 @transaction.atomic
@@ -60,7 +95,8 @@ def message_deliver(
     sender: str = "",
     received_at=None,
 ) -> Message:
-    """Store one message and move the mailbox counters with it (R6)."""
+    """Store one message in the embedded store and move the mailbox counters
+    with it, in the same transaction, so they always equal the messages."""
     if size_bytes < 0:
         raise DomainError("A message cannot have a negative size.")
     message = Message.objects.create(
@@ -78,7 +114,7 @@ def message_deliver(
     return message
 
 
-# -- 사용자 관리 (SPEC F7) ---------------------------------------------------
+# -- 사용자 관리 ---------------------------------------------------------
 
 ACCOUNT_NAME_MAX_LENGTH = Account._meta.get_field("name").max_length
 
@@ -211,26 +247,25 @@ class EmptyResult:
     bytes: int
 
 
+@mail_action(AuditEvent.Action.MAILBOX_EMPTY)
 @transaction.atomic
 def mailbox_empty(*, account: Account, actor: Account, ip: str | None = None) -> EmptyResult:
-    """비우기 (F4, R6): delete every message of the account in every folder,
-    sub-account folders included, and set the counters to zero, in one
-    transaction that also writes the audit event.
+    """비우기: delete every message of the account in every folder,
+    sub-account folders included, and set the counters to zero; the audit
+    event records what the mail store reported. Folders remain.
 
-    The number of statements does not depend on the size of the mailbox: a
-    lock, one aggregate, one DELETE, one counter reset and the audit row.
-    Folders remain.
+    With the embedded store the number of statements does not depend on
+    the size of the mailbox: a lock, one aggregate, one DELETE, one counter
+    reset and the audit row.
     """
     # The lock serialises with other services changing this mailbox; a
     # delivery racing with us either committed before (its message is
     # deleted here) or updates the counters after our reset (its message
     # stays and is counted).
     mailbox = Mailbox.objects.select_for_update().get(account=account, office=account.office_id)
-    messages = Message.objects.filter(office_id=mailbox.office_id, mailbox=mailbox)
-    totals = messages.aggregate(size=Sum("size_bytes"))
-    deleted, _per_model = messages.delete()
+    removed = get_mail_store().empty(mailbox)
     Mailbox.objects.filter(pk=mailbox.pk).update(used_bytes=0, message_count=0)
-    result = EmptyResult(messages=deleted, bytes=totals["size"] or 0)
+    result = EmptyResult(messages=removed.messages, bytes=removed.bytes)
     audit.record(
         office=account.office,
         action=AuditEvent.Action.MAILBOX_EMPTY,

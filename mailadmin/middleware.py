@@ -11,7 +11,7 @@ class LanguageMiddleware:
     """Korean unless the user picked English with the language switch.
 
     Django's LocaleMiddleware would follow the browser's Accept-Language;
-    the product deliberately does not (SPEC N5): the choice is remembered in
+    the product deliberately does not: the choice is remembered in
     a cookie set by the switch, and nothing else changes the language.
     """
 

@@ -57,6 +57,12 @@ INSTALLED_APPS = [
     "accounts",
     "subaccounts",
 ]
+# The demo office (`seed_demo`, which `make run` uses) and the benchmark
+# (`bench`) live in their own app, on by default; production leaves them out
+# with MAILADMIN_DEVTOOLS=0. The product apps never import it.
+MAILADMIN_DEVTOOLS = env_bool("MAILADMIN_DEVTOOLS", True)
+if MAILADMIN_DEVTOOLS:
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -145,7 +151,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "/"
 
-# Login throttling (SPEC F1, N4): after AXES_FAILURE_LIMIT failures for one
+# Login throttling (guessing passwords must stay slow): after AXES_FAILURE_LIMIT failures for one
 # full address (ID@domain, so the office is part of the key) from one IP, that
 # pair is refused for the cool-off period; other IDs and other addresses are
 # unaffected. The login view renders the refusal itself (429).
@@ -247,6 +253,9 @@ LOGGING = {
 
 # The product's own knobs.
 MAILADMIN_SUBACCOUNT_LIMIT = 5
+# Where the mail lives (accounts/mailstore.py): "db", the embedded store in
+# this database (demo, `make run`, fast tests), or a dotted path to a store.
+MAIL_STORE = os.environ.get("MAIL_STORE", "db")
 MAILADMIN_PAGE_SIZES = (20, 50, 100)
 MAILADMIN_ACCESS_WINDOW_MONTHS = 3
 

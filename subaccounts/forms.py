@@ -7,7 +7,7 @@ from subaccounts.validators import MAX_LENGTH, validate_subaccount_id
 class SubAccountAddForm(forms.Form):
     """The [추가하기] field: the ID before ``@domain``.
 
-    Never stripped (R5: whitespace is refused, not removed); the browser's
+    Never stripped (whitespace is refused, not silently removed); the browser's
     ``maxlength`` is only a convenience, the validator has the last word.
     """
 

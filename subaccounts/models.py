@@ -8,9 +8,9 @@ from django.utils.translation import gettext_lazy as _
 
 class SubAccount(models.Model):
     """An extra address of a user account, delivering into its own folder
-    inside the owner's inbox and sharing the owner's quota (R4).
+    inside the owner's inbox and sharing the owner's quota.
 
-    R1 (at most five) is held by the database: a sub-account takes one of the
+    At most five, held by the database: a sub-account takes one of the
     owner's five numbered slots, and ``(owner, slot)`` is unique while the slot
     is checked to lie in 1..5 -- a sixth row has nowhere to go, whatever
     concurrent requests do.

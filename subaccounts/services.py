@@ -1,25 +1,30 @@
-"""Adding and deleting sub-accounts (SPEC F6, R1-R6, R8).
+"""Adding and deleting sub-accounts.
 
 Both services lock the owner's account row first, so that changes to one
 owner's sub-accounts happen one after the other; the database constraints
-(``(owner, slot)`` unique with slot in 1..5 for R1, the office-wide address
-registry for R2) remain the final word, and an ``IntegrityError`` from a race
-they catch becomes the same message a person would have got without the race.
+(``(owner, slot)`` unique with slot in 1..5, so never more than five; the
+office-wide address registry, so never one address twice) remain the final
+word, and an ``IntegrityError`` from a race they catch becomes the same
+message a person would have got without the race.
+
+The mail itself (the sub-account's folder, moving its mail into the inbox)
+goes through the mail store (accounts/mailstore.py), which acts before the
+console records the change.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from accounts import audit
-from accounts.models import Account, Address, AuditEvent, Folder, Message, SenderAddress
-from accounts.services import DomainError
+from accounts.mailstore import get_mail_store
+from accounts.models import Account, Address, AuditEvent, Folder, SenderAddress, SubaccountRefusal
+from accounts.services import DomainError, mail_action
 from subaccounts.models import SubAccount
 from subaccounts.validators import validate_subaccount_id
 
@@ -31,8 +36,6 @@ CONFLICT_CODES = frozenset(
 )
 
 
-NOT_USER = _("Group mail and shared mail cannot have sub-accounts.")
-NO_MAILBOX = _("Only an account that uses mail can have sub-accounts.")
 AT_LIMIT = _(
     "This account already has %(limit)d sub-accounts, the most allowed. "
     "Delete one before adding another."
@@ -42,48 +45,17 @@ AT_LIMIT = _(
 def add_refusal(owner: Account, count: int) -> str:
     """Why ``owner`` (holding ``count`` sub-accounts) cannot get another one,
     or "" -- what the dialog shows beside its disabled [추가하기]."""
-    if owner.kind != Account.Kind.USER:
-        return str(NOT_USER)
-    if not owner.has_mailbox():
-        return str(NO_MAILBOX)
+    refusal = owner.subaccount_refusal()
+    if refusal is not None:
+        return str(refusal.label)
     if count >= settings.MAILADMIN_SUBACCOUNT_LIMIT:
         return AT_LIMIT % {"limit": settings.MAILADMIN_SUBACCOUNT_LIMIT}
     return ""
 
 
-def _folder_tree_sql() -> str:
-    """A folder and every folder below it, at any depth (UNION stops on a
-    cycle). One statement on SQLite and PostgreSQL alike."""
-    table = connection.ops.quote_name(Folder._meta.db_table)
-    return (
-        f"WITH RECURSIVE tree(id) AS ("
-        f"SELECT id FROM {table} WHERE id = %s "
-        f"UNION SELECT f.id FROM {table} f JOIN tree ON f.parent_id = tree.id"
-        f") SELECT id FROM tree"
-    )
-
-
-def _lock_folder_tree(folder_id: int) -> list[int]:
-    """Lock a folder and the folders below it; return their ids.
-
-    Storing a message takes a key-share lock on its folder row, so while we
-    hold these rows no message can arrive in a folder that is about to go,
-    and a delivery already under way is waited for (and then moved with the
-    rest) -- no message is left behind for the folder's deletion to take.
-    """
-    return list(
-        Folder.objects.select_for_update()
-        .filter(pk__in=RawSQL(_folder_tree_sql(), [folder_id]))
-        .values_list("pk", flat=True)
-    )
-
-
 def messages_to_move(subaccount: SubAccount) -> int:
-    """How many messages a delete would move to the inbox (one query)."""
-    return Message.objects.filter(
-        mailbox_id=subaccount.folder.mailbox_id,
-        folder_id__in=RawSQL(_folder_tree_sql(), [subaccount.folder_id]),
-    ).count()
+    """How many messages a delete would move to the inbox."""
+    return get_mail_store().folder_tree_usage(subaccount.folder).messages
 
 
 def subaccount_email(owner: Account, local_part: str) -> str:
@@ -100,7 +72,7 @@ def _lock_owner(owner: Account) -> Account:
     # on the same new address, named that admin as its actor.
     return (
         Account.objects.select_for_update(of=("self",), no_key=True)
-        .select_related("office")
+        .select_related("office", "mailbox")
         .get(pk=owner.pk)
     )
 
@@ -149,6 +121,7 @@ def _taken_slots(owner: Account) -> set[int]:
     return set(SubAccount.objects.filter(owner=owner).values_list("slot", flat=True))
 
 
+@mail_action(AuditEvent.Action.SUBACCOUNT_ADD)
 @transaction.atomic
 def subaccount_add(
     *, actor: Account | None, owner: Account, local_part: str, ip: str | None = None
@@ -160,11 +133,16 @@ def subaccount_add(
     the sender-list entry and the audit event; raises DomainError otherwise.
     """
     owner = _lock_owner(owner)
-    if owner.kind != Account.Kind.USER:
-        raise DomainError(NOT_USER, code="not_user")
-    inbox = Folder.objects.filter(mailbox__account=owner, role=Folder.Role.INBOX).first()
-    if inbox is None:
-        raise DomainError(NO_MAILBOX, code="no_mailbox")
+    refusal = owner.subaccount_refusal()
+    if refusal is not None:
+        raise DomainError(refusal.label, code=refusal.value)
+    inbox = (
+        Folder.objects.select_related("mailbox")
+        .filter(mailbox__account=owner, role=Folder.Role.INBOX)
+        .first()
+    )
+    if inbox is None:  # a mailbox without its inbox has nowhere to put the folder
+        raise DomainError(SubaccountRefusal.NO_MAILBOX.label, code=SubaccountRefusal.NO_MAILBOX)
     try:
         local_part = validate_subaccount_id(local_part)
     except ValidationError as error:
@@ -179,12 +157,10 @@ def subaccount_add(
     office = owner.office
     try:
         with transaction.atomic():  # a savepoint: a lost race leaves the transaction usable
-            folder = Folder.objects.create(
-                office=office,
-                mailbox_id=inbox.mailbox_id,
-                parent=inbox,
-                name=local_part,
-                role=Folder.Role.SUBACCOUNT,
+            # The folder exists in the mail store before the address can
+            # deliver into it (the address is visible only at commit).
+            folder = get_mail_store().create_folder(
+                inbox.mailbox, parent=inbox, name=local_part, role=Folder.Role.SUBACCOUNT
             )
             address = Address.objects.create(
                 office=office, local_part=local_part, account=owner, folder=folder
@@ -232,6 +208,7 @@ def subaccount_add(
     return subaccount
 
 
+@mail_action(AuditEvent.Action.SUBACCOUNT_DELETE)
 @transaction.atomic
 def subaccount_delete(
     *, actor: Account | None, owner: Account, local_part: str, ip: str | None = None
@@ -242,14 +219,15 @@ def subaccount_delete(
     Every message of its folder (and of folders below it) moves to the inbox
     in one UPDATE; the folders, the sender-list entries for the address, the
     address registration and the sub-account go; the slot is freed. The
-    mailbox counters do not change: the mail stays in the same mailbox (R4).
+    mailbox counters do not change: the mail stays in the same mailbox,
+    whose quota sub-accounts share.
     The number of statements does not depend on the number of messages.
     """
     owner = _lock_owner(owner)
     local_part = str(local_part).lower()
     email = subaccount_email(owner, local_part)
     subaccount = (
-        SubAccount.objects.select_related("folder")
+        SubAccount.objects.select_related("folder__mailbox")
         .filter(owner=owner, local_part=local_part)
         .first()
     )
@@ -259,19 +237,16 @@ def subaccount_delete(
             code="missing",
             params={"address": email},
         )
-    mailbox_id = subaccount.folder.mailbox_id
-    inbox = Folder.objects.get(mailbox_id=mailbox_id, role=Folder.Role.INBOX)
-    folder_ids = _lock_folder_tree(subaccount.folder_id)
-    moved = Message.objects.filter(mailbox_id=mailbox_id, folder_id__in=folder_ids).update(
-        folder=inbox
-    )
     SenderAddress.objects.alias(lower=Lower("address")).filter(account=owner, lower=email).delete()
     subaccount.delete()
-    # Then its registration: the address is unknown again. Before the
-    # folders, which the registration points at.
+    # Then its registration: the address is unknown again (from the commit
+    # on). Before the folders, which the registration points at.
     Address.objects.filter(pk=subaccount.address_id).delete()
-    # Empty by now (everything moved, nothing can arrive): no mail goes with them.
-    Folder.objects.filter(pk__in=folder_ids).delete()
+    # The mail moves to the inbox and the folder goes, in the mail store;
+    # only then does this transaction commit the address's removal, so no
+    # delivery can land in a folder that no longer exists.
+    folder = subaccount.folder
+    moved = get_mail_store().move_folder_to_inbox(folder.mailbox, folder)
     Account.objects.filter(pk=owner.pk).update(subaccount_count=F("subaccount_count") - 1)
     audit.record(
         office=owner.office,

@@ -1,4 +1,4 @@
-"""R5: what a sub-account ID may look like.
+"""What a sub-account ID may look like.
 
 The ID is the local part of ``ID@domain``. Input is lowercased but never
 trimmed: a space, tab or line break anywhere is refused rather than silently

@@ -1,4 +1,4 @@
-"""The 부계정 설정 dialog (SPEC F6).
+"""The 부계정 설정 dialog: list, add and delete an account's sub-accounts.
 
 With htmx the views answer the dialog body, which the shared ``#modal``
 shows; errors re-render that body with status 200 (htmx 2 swaps no 4xx) so
@@ -6,6 +6,9 @@ the dialog stays open and shows them, and a success re-renders it too and
 triggers ``subaccountsChanged`` for the list row and the detail pane.
 Without JavaScript the same URLs answer a full page; a success redirects
 back to it (POST/redirect/GET) and an error is a 409 or 422 page.
+Partials, history restore and ``Vary`` come from :mod:`mailadmin.htmx`; the
+owner comes from the one permission lookup, and a POST needs write
+permission.
 """
 
 from __future__ import annotations
@@ -13,8 +16,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
+from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
@@ -22,8 +24,9 @@ from django_htmx.http import trigger_client_event
 
 from accounts.audit import client_ip
 from accounts.models import Account
-from accounts.scoping import office_admin_required
+from accounts.permissions import get_account_for_admin, office_admin_required, require_write
 from accounts.services import DomainError
+from mailadmin.htmx import render_htmx, wants_partial
 from subaccounts import services
 from subaccounts.forms import SubAccountAddForm
 from subaccounts.models import SubAccount
@@ -39,23 +42,20 @@ CONFIRM = "subaccounts/subaccount_delete.html"
 CHANGED_EVENT = "subaccountsChanged"
 
 
-def _owner_or_404(request, login_id: str) -> Account:
-    return get_object_or_404(
-        Account.objects.select_related("office", "mailbox"),
-        office=request.office,
-        login_id=login_id.lower(),
-    )
-
-
 def _error_status(error: DomainError) -> int:
     return 409 if getattr(error, "code", None) in CONFLICT_CODES else 422
 
 
 def _render(request, template: str, context: dict, status: int = 200) -> HttpResponse:
     """The dialog body for htmx (always 200 so htmx swaps it), else the page."""
-    if request.htmx:
-        return TemplateResponse(request, f"{template}#body", {**context, "in_modal": True})
-    return TemplateResponse(request, template, {**context, "in_modal": False}, status=status)
+    in_modal = wants_partial(request)
+    return render_htmx(
+        request,
+        template,
+        "body",
+        {**context, "in_modal": in_modal},
+        status=200 if in_modal else status,
+    )
 
 
 def _dialog_context(owner: Account, form: SubAccountAddForm, notice: str = "") -> dict:
@@ -87,7 +87,8 @@ def _changed(response: HttpResponse, owner: Account) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def subaccount_dialog(request, login_id):
     """GET: the dialog. POST ``local_part``: add ``local_part@domain``."""
-    owner = _owner_or_404(request, login_id)
+    owner, can_write = get_account_for_admin(request, login_id)
+    require_write(request, can_write)
     if request.method == "GET":
         return _render(request, DIALOG, _dialog_context(owner, SubAccountAddForm()))
 
@@ -120,7 +121,8 @@ def subaccount_dialog(request, login_id):
 @require_http_methods(["GET", "POST"])
 def subaccount_delete(request, login_id, local_part):
     """GET: the confirmation (how many messages will move). POST: delete."""
-    owner = _owner_or_404(request, login_id)
+    owner, can_write = get_account_for_admin(request, login_id)
+    require_write(request, can_write)
     if request.method == "GET":
         subaccount = (
             SubAccount.objects.select_related("folder")

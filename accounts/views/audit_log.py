@@ -1,4 +1,8 @@
-"""The audit log (SPEC F8): the page and its .xlsx download."""
+"""The audit log: the page and its .xlsx download.
+
+Downloading the log is itself an audited action -- a copy of who did what
+leaves the console -- so the download writes its own event.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from accounts import audit
 from accounts.audit_log import describe, export_header, export_rows, filtered_events, person
 from accounts.forms import AuditFilterForm
 from accounts.models import AuditEvent
-from accounts.scoping import office_admin_required
+from accounts.permissions import office_admin_required
 from accounts.xlsx import XLSX_CONTENT_TYPE, spooled_file, write_xlsx
 
 AUDIT_PAGE_SIZE = 50
@@ -55,7 +59,7 @@ def audit_export(request):
     fileobj = spooled_file()
     # The file is written before the event so a failed export leaves no
     # event; the event is committed before the file is served, so no download
-    # goes unrecorded (R8). Writing happens outside the transaction to keep
+    # goes unrecorded. Writing happens outside the transaction to keep
     # SQLite's write lock short.
     count = write_xlsx(
         fileobj,

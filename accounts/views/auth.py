@@ -1,4 +1,8 @@
-"""Office sign-in (SPEC F1) and the office home."""
+"""Office sign-in and the office home.
+
+Sign-in is per office (``/<domain>/login/``): an ID is unique only inside
+its office, so the office comes from the URL and the ID from the form.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from accounts import audit
 from accounts.forms import DomainForm, LoginIdForm, PasswordForm
 from accounts.models import Account, AuditEvent, Office
-from accounts.scoping import get_office_or_404
+from accounts.permissions import get_office_or_404
 
 GENERIC_LOGIN_ERROR = gettext_lazy("The ID or password is incorrect.")
 LOCKED_OUT_STATUS = 429
@@ -225,7 +229,8 @@ def _set_language_cookie(response, language: str) -> None:
 def set_language(request):
     """The language switch: Django's set_language (cookie, redirect back),
     and for a signed-in account the choice is remembered with the account,
-    so it follows them to every browser at their next sign-in (SPEC N5)."""
+    so it follows them to every browser at their next sign-in rather than
+    only in the browser that set the cookie."""
     response = i18n.set_language(request)
     language = request.POST.get("language") if request.method == "POST" else None
     supported = {code for code, _name in settings.LANGUAGES}

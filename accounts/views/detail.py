@@ -1,13 +1,14 @@
-"""The detail pane of one account (SPEC F5).
+"""The detail pane of one account: its figures, folders and access history.
 
 htmx requests get the pane alone (``account_detail.html#pane``), swapped into
 the list's ``<aside id="detail-pane">``; other requests get a full page with
 the same pane, so the URL can be bookmarked and works without JavaScript.
 
 The pane makes a constant number of queries whatever the account's history:
-the account with its mailbox (one join), the folders with their message
-count and size (per-folder aggregates bounded by the mailbox), and one page of the
-access history with its count -- both bounded by the 3-month window and
+the account with its mailbox (one join, through the one permission lookup),
+the folders with their message count and size (from the mail store), and
+one page of the access history with its count -- both bounded by the access
+window (:mod:`accounts.access_history`) and
 served by the ``(account, -at)`` index, so older rows are never read. The
 last access comes from the mailbox's denormalised ``last_access_*`` fields
 (the same values the usage list shows), used only when they fall inside
@@ -20,28 +21,16 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
-from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from accounts.access import access_window_start
-from accounts.models import AccessLog, Account, Folder, Mailbox, Message
-from accounts.scoping import office_admin_required
+from accounts.access_history import access_window_start, recent_access
+from accounts.mailstore import get_mail_store
+from accounts.models import AccessLog, Account, Mailbox
+from accounts.permissions import get_account_for_admin, office_admin_required
+from mailadmin.htmx import render_htmx
 
 ACCESS_PAGE_SIZE = 20
-
-# Standard folders first, in the order mail clients show them.
-FOLDER_ORDER = {
-    Folder.Role.INBOX: 0,
-    Folder.Role.SENT: 1,
-    Folder.Role.DRAFTS: 2,
-    Folder.Role.SPAM: 3,
-    Folder.Role.TRASH: 4,
-}
 
 
 @dataclass(frozen=True)
@@ -66,9 +55,7 @@ def last_access_in_window(mailbox: Mailbox | None, window_start) -> LastAccess |
     and hold the newest *successful* login: a later failed attempt never
     moves them.
     """
-    if mailbox is None or mailbox.last_access_at is None:
-        return None
-    if mailbox.last_access_at < window_start:
+    if mailbox is None or recent_access(mailbox.last_access_at, window_start) is None:
         return None
     return LastAccess(
         at=mailbox.last_access_at,
@@ -76,55 +63,6 @@ def last_access_in_window(mailbox: Mailbox | None, window_start) -> LastAccess |
         ip=mailbox.last_access_ip,
         country=mailbox.last_access_country,
     )
-
-
-def folder_breakdown(mailbox: Mailbox) -> list[Folder]:
-    """Every folder of the mailbox with ``message_total`` and ``size_total``,
-    children right after their parent, each with a ``depth``.
-
-    One query: the mailbox's folders, each with two correlated aggregates
-    over its own messages (the ``message_folder`` index). Unlike a
-    LEFT JOIN + GROUP BY, whose plan PostgreSQL may turn into a scan of the
-    whole message table when its statistics are stale, this plan cannot
-    leave the mailbox."""
-    per_folder = Message.objects.filter(folder=OuterRef("pk")).order_by().values("folder")
-    folders = list(
-        Folder.objects.filter(mailbox=mailbox)
-        .select_related("subaccount")
-        .annotate(
-            message_total=Coalesce(Subquery(per_folder.annotate(n=Count("pk")).values("n")), 0),
-            size_total=Coalesce(
-                Subquery(per_folder.annotate(size=Sum("size_bytes")).values("size")), 0
-            ),
-        )
-        .order_by()
-    )
-    children: dict[int | None, list[Folder]] = {}
-    for folder in folders:
-        children.setdefault(folder.parent_id, []).append(folder)
-
-    def key(folder: Folder):
-        return (FOLDER_ORDER.get(folder.role, len(FOLDER_ORDER)), folder.name.lower(), folder.pk)
-
-    ordered: list[Folder] = []
-    seen: set[int] = set()
-
-    def walk(parent_id: int | None, depth: int) -> None:
-        for folder in sorted(children.get(parent_id, []), key=key):
-            if folder.pk in seen:
-                continue
-            seen.add(folder.pk)
-            folder.depth = depth
-            ordered.append(folder)
-            walk(folder.pk, depth + 1)
-
-    walk(None, 0)
-    # Folders whose parent is not in this mailbox (never expected) still show.
-    for folder in folders:
-        if folder.pk not in seen:
-            folder.depth = 0
-            ordered.append(folder)
-    return ordered
 
 
 def access_history(account: Account, window_start, page_number) -> Page:
@@ -142,15 +80,6 @@ def access_history(account: Account, window_start, page_number) -> Page:
     return page
 
 
-def subaccount_block_reason(account: Account) -> str:
-    """Why [부계정 설정] is unavailable (R3), or '' when it is available."""
-    if account.is_group_or_shared:
-        return _("Group mail and shared mail cannot have sub-accounts.")
-    if not account.has_mailbox():
-        return _("Only accounts that use mail can have sub-accounts.")
-    return ""
-
-
 def pane_context(request, account: Account) -> dict:
     now = timezone.now()
     window_start = access_window_start(request.office.time_zone, now)
@@ -161,7 +90,6 @@ def pane_context(request, account: Account) -> dict:
         "window_start": window_start,
         "window_months": settings.MAILADMIN_ACCESS_WINDOW_MONTHS,
         "last_access": last_access_in_window(mailbox, window_start),
-        "subaccount_block_reason": subaccount_block_reason(account),
         "subaccount_limit": settings.MAILADMIN_SUBACCOUNT_LIMIT,
         "folders": [],
         "history": None,
@@ -171,7 +99,7 @@ def pane_context(request, account: Account) -> dict:
         context["meter_low"] = mailbox.quota_bytes * 8 // 10
         context["meter_high"] = mailbox.quota_bytes * 95 // 100
     if mailbox is not None:
-        context["folders"] = folder_breakdown(mailbox)
+        context["folders"] = get_mail_store().folder_figures(mailbox)
         context["history"] = access_history(account, window_start, request.GET.get("access_page"))
     return context
 
@@ -179,18 +107,6 @@ def pane_context(request, account: Account) -> dict:
 @office_admin_required
 @require_GET
 def account_detail(request, login_id):
-    account = get_object_or_404(
-        Account.objects.select_related("mailbox"),
-        office=request.office,
-        login_id=login_id.lower(),
-    )
-    account.office = request.office
-    context = pane_context(request, account)
-    if request.htmx and not request.htmx.history_restore_request:
-        response = render(request, "accounts/account_detail.html#pane", context)
-    else:
-        context["nav"] = "mail_usage"
-        response = render(request, "accounts/account_detail.html", context)
-    # The same URL answers a pane or a page: caches must keep them apart.
-    patch_vary_headers(response, ("HX-Request",))
-    return response
+    account, _can_write = get_account_for_admin(request, login_id)
+    context = {**pane_context(request, account), "nav": "mail_usage"}
+    return render_htmx(request, "accounts/account_detail.html", "pane", context)

@@ -1,8 +1,11 @@
 """Background roster exports: the job page with its progress bar, the
-progress fragment htmx polls, and the download (issue 7).
+progress fragment htmx polls, and the download. A list too big to write
+within one request is prepared by the background worker; the admin watches
+it here and downloads the file when it is ready.
 
-Every URL is scoped like the rest of the console (SPEC F2): another office's
-admin gets 404 before anything, and a job is only ever looked up inside the
+Every URL is scoped like the rest of the console
+(:func:`accounts.permissions.office_admin_required`): another office's admin
+gets 404 before anything, and a job is only ever looked up inside the
 admin's own office, so its id alone opens nothing.
 """
 
@@ -13,7 +16,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
 from accounts.models import ExportJob
-from accounts.scoping import office_admin_required
+from accounts.permissions import office_admin_required
+from mailadmin.htmx import render_htmx
 
 
 def _job(request, job_id) -> ExportJob:
@@ -31,11 +35,9 @@ def _context(job: ExportJob) -> dict:
 @office_admin_required
 @require_GET
 def export_job(request, job_id):
-    job = _job(request, job_id)
-    template = "accounts/export_job.html"
-    if request.htmx:
-        template += "#export-progress"
-    return render(request, template, _context(job))
+    return render_htmx(
+        request, "accounts/export_job.html", "export-progress", _context(_job(request, job_id))
+    )
 
 
 @office_admin_required
@@ -43,10 +45,9 @@ def export_job(request, job_id):
 def export_progress(request, job_id):
     """What the progress bar polls (htmx): the fragment; opened directly,
     the whole page."""
-    template = "accounts/export_job.html"
-    if request.htmx:
-        template += "#export-progress"
-    return render(request, template, _context(_job(request, job_id)))
+    return render_htmx(
+        request, "accounts/export_job.html", "export-progress", _context(_job(request, job_id))
+    )
 
 
 @office_admin_required

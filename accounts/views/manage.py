@@ -4,7 +4,7 @@ from django.db.models import Count, Q, Sum
 from django.shortcuts import render
 
 from accounts.models import Account, Mailbox
-from accounts.scoping import office_admin_required
+from accounts.permissions import office_admin_required
 
 
 @office_admin_required

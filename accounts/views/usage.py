@@ -8,9 +8,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.http import FileResponse, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
@@ -21,17 +20,13 @@ from accounts.export_jobs import export_job_start
 from accounts.exports import roster_write
 from accounts.formatting import human_bytes
 from accounts.models import AuditEvent
-from accounts.scoping import get_account_or_404, office_admin_required
+from accounts.permissions import get_account_for_admin, office_admin_required, require_write
 from accounts.selectors import usage_page, usage_rows
-from accounts.services import mailbox_empty
+from accounts.services import DomainError, mailbox_empty
 from accounts.xlsx import XLSX_CONTENT_TYPE, spooled_file
+from mailadmin.htmx import render_htmx
 
 TABLE_ID = "account-table"
-
-
-def _wants_table_only(request) -> bool:
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request and htmx.target == TABLE_ID
 
 
 @office_admin_required
@@ -53,14 +48,8 @@ def account_list(request):
         # the progress page rather than straight to a file.
         "export_in_background": listing.filtered_count > settings.MAILADMIN_EXPORT_BACKGROUND_ROWS,
     }
-    template = "accounts/account_list.html"
-    if _wants_table_only(request):
-        template += "#account-table"
-    response = render(request, template, context)
-    # The same URL answers a whole page or only the table: caches (and the
-    # back button) must keep them apart.
-    patch_vary_headers(response, ("HX-Request", "HX-Target"))
-    return response
+    # Only the filter form and the pager swap the table alone.
+    return render_htmx(request, "accounts/account_list.html", TABLE_ID, context, target=TABLE_ID)
 
 
 @office_admin_required
@@ -68,11 +57,12 @@ def account_list(request):
 def account_export(request):
     """④ 목록 다운로드: the accounts the list's parameters select, all pages,
     as .xlsx. The file is complete and its audit event committed before the
-    first byte is sent, so no download goes unrecorded (R8).
+    first byte is sent, so no copy of the list leaves the console unrecorded.
 
     More rows than MAILADMIN_EXPORT_BACKGROUND_ROWS: the file is written by
     the background worker instead; this request only records the job and
-    sends the admin to its progress page (issue 7)."""
+    sends the admin to its progress page, so no request runs long enough to
+    time out."""
     filterset, queryset = usage_rows(request.office, request.GET)
     total = queryset.count()
     if total > settings.MAILADMIN_EXPORT_BACKGROUND_ROWS:
@@ -115,11 +105,18 @@ def _next_url(request) -> str:
 @office_admin_required
 @require_http_methods(["GET", "POST"])
 def account_empty(request, login_id):
-    """비우기 (F4). GET shows the confirmation; only a POST empties."""
-    account = get_account_or_404(request, login_id, mailbox__isnull=False)
+    """비우기: delete all of an account's mail. GET shows the confirmation; only
+    a POST empties, so a link followed by a crawler or a prefetch deletes nothing."""
+    account, can_write = get_account_for_admin(request, login_id, mailbox__isnull=False)
+    require_write(request, can_write)
     next_url = _next_url(request)
+    error = None
     if request.method == "POST":
-        result = mailbox_empty(account=account, actor=request.user, ip=audit.client_ip(request))
+        try:
+            result = mailbox_empty(account=account, actor=request.user, ip=audit.client_ip(request))
+        except DomainError as refused:
+            error = refused.message
+    if request.method == "POST" and error is None:
         messages.success(
             request,
             _(
@@ -142,13 +139,16 @@ def account_empty(request, login_id):
             )
             return response
         return redirect(next_url)
-    template = "accounts/account_empty.html"
-    if request.htmx and not request.htmx.history_restore_request:
-        template += "#empty-dialog"
-    response = render(
-        request,
-        template,
-        {"nav": "mail_usage", "account": account, "mailbox": account.mailbox, "next": next_url},
+    context = {
+        "nav": "mail_usage",
+        "account": account,
+        "mailbox": account.mailbox,
+        "next": next_url,
+        "error": error,
+    }
+    # The mail store failed: nothing changed; the confirmation shows why
+    # (htmx swaps only a 2xx into the dialog).
+    status = 503 if error and not request.htmx else 200
+    return render_htmx(
+        request, "accounts/account_empty.html", "empty-dialog", context, status=status
     )
-    patch_vary_headers(response, ("HX-Request",))
-    return response

@@ -1,18 +1,24 @@
-"""사용자 관리 (SPEC F7): the office's accounts, and one account's settings."""
+"""사용자 관리: the office's accounts, and one account's settings (name,
+status, POP3/SMTP, the mail-only password).
+
+The detail view changes accounts, so a POST needs write permission
+(:func:`accounts.permissions.get_account_for_admin`) and every refusal of the
+service is shown next to the field it concerns.
+"""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.audit import client_ip
 from accounts.forms import AccountUpdateForm, UserSearchForm
 from accounts.models import Account
-from accounts.scoping import office_admin_required
+from accounts.permissions import get_account_for_admin, office_admin_required, require_write
 from accounts.services import DomainError, account_update
 
 USERS_PAGE_SIZE = 20
@@ -51,12 +57,8 @@ def user_list(request):
 @office_admin_required
 @require_http_methods(["GET", "POST"])
 def user_detail(request, login_id):
-    account = get_object_or_404(
-        Account.objects.select_related("mailbox"),
-        office=request.office,
-        login_id=login_id.lower(),
-    )
-    account.office = request.office
+    account, can_write = get_account_for_admin(request, login_id)
+    require_write(request, can_write)
     form = AccountUpdateForm(request.POST if request.method == "POST" else None, account=account)
     status = 200
     if request.method == "POST":

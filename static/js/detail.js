@@ -1,4 +1,4 @@
-// The detail pane (SPEC F5): closing it inside the usage list without a
+// The detail pane: closing it inside the usage list without a
 // round trip. Without JavaScript the close link simply leads to the list.
 (function () {
   "use strict";

@@ -1,4 +1,4 @@
-"""Big roster downloads run in the background with a progress bar (issue 7)."""
+"""Big roster downloads run in the background with a progress bar ."""
 
 from __future__ import annotations
 
@@ -205,3 +205,19 @@ def test_an_account_called_exports_keeps_its_pane_url(admin_client, org):
     make_account(org.office, "exports", "내보내기")
     url = reverse("mail_account_detail", args=[org.office.domain, "exports"])
     assert url.endswith("/accounts/exports/")
+
+
+@pytest.mark.parametrize("which", ["job", "progress"])
+def test_job_page_and_fragment_are_kept_apart_by_caches(admin_client, crowd, which):
+    url = job_urls(start(admin_client, crowd))[which]
+    for headers in ({}, {"HX-Request": "true"}):
+        assert "HX-Request" in admin_client.get(url, headers=headers)["Vary"]
+
+
+@pytest.mark.parametrize("which", ["job", "progress"])
+def test_history_restore_of_the_job_page_gets_the_full_page(admin_client, crowd, which):
+    url = job_urls(start(admin_client, crowd))[which]
+    response = admin_client.get(
+        url, headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    )
+    assert "<html" in response.content.decode()

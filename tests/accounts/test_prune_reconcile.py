@@ -138,7 +138,7 @@ def test_pruned_history_is_no_drift_but_a_phantom_recent_access_is(org):
 
 
 def test_reconcile_of_a_consistent_demo_office_finds_nothing(db):
-    from accounts.demo import seed_office
+    from devtools.demo import seed_office
 
     seed_office(domain="demo.example", accounts=30, now=timezone.now())
     output = io.StringIO()

@@ -10,13 +10,13 @@ from __future__ import annotations
 import io
 
 import django_filters
+import jinja2
 import openpyxl
 import pytest
 from django.db import connection
 from django.template import engines
 from django.test.utils import CaptureQueriesContext
 
-import jinja2
 from accounts import columns, selectors
 from accounts.models import Account, AuditEvent, Mailbox, MailListing
 from tests.accounts.usage_data import add_subaccount, set_usage

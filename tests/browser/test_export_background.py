@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings as django_settings
 from playwright.sync_api import expect
 
-from accounts.bench import child_env
+from devtools.bench import child_env
 from tests.browser.conftest import login
 from tests.factories import PASSWORD, make_account
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.models import Address, AuditEvent, Folder, Message, SenderAddress
+from accounts.models import (
+    Account,
+    Address,
+    AuditEvent,
+    Folder,
+    Message,
+    SenderAddress,
+    SubaccountRefusal,
+)
 from accounts.services import DomainError, message_deliver
 from subaccounts.models import SubAccount
 from subaccounts.services import messages_to_move, subaccount_add, subaccount_delete
@@ -105,6 +113,30 @@ def test_group_and_shared_mail_cannot_have_subaccounts(org):
 
 def test_an_account_without_mail_cannot_have_subaccounts(org):
     assert refused(org, org.nomail, "x1").code == "no_mailbox"
+
+
+def test_every_screen_and_the_service_give_the_same_reason(org, admin_client):
+    """The model's answer is the one sentence the pane, the list, the dialog
+    and the service's error all show."""
+    reasons = {
+        org.group: SubaccountRefusal.NOT_USER,
+        org.shared: SubaccountRefusal.NOT_USER,
+        org.nomail: SubaccountRefusal.NO_MAILBOX,
+        org.kim: None,
+    }
+    for owner, expected in reasons.items():
+        owner = Account.objects.select_related("mailbox").get(pk=owner.pk)
+        assert owner.subaccount_refusal() == expected
+        if expected is None:
+            continue
+        error = refused(org, owner, "x9")
+        assert (error.code, error.messages) == (expected.value, [str(expected.label)])
+        dialog = admin_client.get(
+            f"/gabiaedu.com/manage/mail/accounts/{owner.login_id}/subaccounts/"
+        ).content.decode()
+        pane = admin_client.get(f"/gabiaedu.com/manage/mail/accounts/{owner.login_id}/")
+        assert str(expected.label) in dialog
+        assert str(expected.label) in pane.content.decode()
 
 
 def test_a_suspended_user_can_have_subaccounts(org):

@@ -397,3 +397,18 @@ def test_dialog_in_english_when_chosen(admin_client, org):
     assert "at most 64 characters (this one has 70)" in text(refused)
     confirm = admin_client.get(DELETE_URL.format("minjun.kim", "k1"), **HTMX)
     assert "Its folder holds no mail." in text(confirm)
+
+
+def test_dialog_body_and_page_are_kept_apart_by_caches(admin_client, org):
+    add(org, org.kim, "kim.work")
+    for path in (URL.format("minjun.kim"), URL.format("minjun.kim") + "kim.work/delete/"):
+        for extra in ({}, HTMX):
+            assert "HX-Request" in admin_client.get(path, **extra)["Vary"], (path, extra)
+
+
+def test_history_restore_of_the_dialog_gets_the_full_page(admin_client, org):
+    add(org, org.kim, "kim.work")
+    restore = {**HTMX, "HTTP_HX_HISTORY_RESTORE_REQUEST": "true"}
+    for path in (URL.format("minjun.kim"), URL.format("minjun.kim") + "kim.work/delete/"):
+        response = admin_client.get(path, **restore)
+        assert text(response).startswith("<!doctype html>"), path

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.access_history import longest_window_days
 from accounts.maintenance import prune_access_logs
 from accounts.models import Office
 
@@ -30,7 +31,7 @@ class Command(BaseCommand):
             office = Office.objects.filter(domain=domain.lower()).first()
             if office is None:
                 raise CommandError(f"No office with the domain {domain}.")
-        window_days = settings.MAILADMIN_ACCESS_WINDOW_MONTHS * 31
+        window_days = longest_window_days()
         if keep_days < window_days:
             self.stderr.write(
                 f"warning: keeping {keep_days} days is less than the "

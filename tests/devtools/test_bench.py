@@ -74,7 +74,7 @@ def test_bench_runs_on_a_small_office_and_reports_every_part(tmp_path, settings)
 
 @pytest.mark.django_db(transaction=True)
 def test_bench_reuses_an_office_of_the_right_size(tmp_path, settings):
-    from accounts.bench_data import ensure_dataset
+    from devtools.bench_data import ensure_dataset
 
     first = ensure_dataset(domain="bench.example.com", accounts=50)
     again = ensure_dataset(domain="bench.example.com", accounts=50)

@@ -1,9 +1,10 @@
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db.models import Count, Sum
 
 from accounts.models import AccessLog, Account, Folder, Mailbox, Message, Office, SenderAddress
 from subaccounts.models import SubAccount
+from tests.subaccounts.helpers import assert_consistent
 
 pytestmark = pytest.mark.django_db
 
@@ -53,6 +54,11 @@ def test_every_subaccount_has_its_folder_address_and_sender_entry(demo):
         assert account.subaccounts.count() == account.subaccount_count
 
 
+def test_demo_keeps_every_invariant_the_services_keep(demo):
+    assert_consistent(demo)
+    assert SubAccount.objects.filter(office=demo).exists()
+
+
 def test_last_access_mirrors_the_newest_successful_login(demo):
     for mailbox in Mailbox.objects.filter(office=demo).select_related("account")[:60]:
         newest = (
@@ -81,3 +87,12 @@ def test_adding_an_office_leaves_the_others_alone(demo):
     assert Account.objects.filter(office=demo).count() == before
     call_command("seed_demo", domain="second.test", accounts=10, if_missing=True)
     assert Account.objects.filter(office__domain="second.test").count() == 10
+
+
+def test_the_demo_fills_only_the_embedded_mail_store(db, settings):
+    settings.MAIL_STORE = "tests.subaccounts.test_builders.RecordingStore"
+    with pytest.raises(CommandError, match="MAIL_STORE=db"):
+        call_command("seed_demo", domain="c.test", accounts=10, admin_password="x-123456")
+    with pytest.raises(CommandError, match="MAIL_STORE=db"):
+        call_command("bench", accounts=10, repeat=1)
+    assert not Office.objects.filter(domain="c.test").exists()

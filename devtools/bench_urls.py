@@ -3,7 +3,7 @@ benchmark's admin changelist. Never referenced by the product's settings."""
 
 from django.urls import path
 
-from accounts.bench_admin import site
+from devtools.bench_admin import site
 from mailadmin.urls import urlpatterns as product_urlpatterns
 
 urlpatterns = [path("bench-admin/", site.urls), *product_urlpatterns]

@@ -4,10 +4,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import bench
-from accounts.bench_data import ensure_dataset
+from devtools import bench
+from devtools.bench_data import ensure_dataset
+from devtools.demo import require_embedded_store
 
 
 class Command(BaseCommand):
@@ -50,6 +52,10 @@ class Command(BaseCommand):
             result = bench.export_child(opts["domain"], opts["export_child"], opts["output"])
             self.stdout.write(json.dumps(result))
             return
+        try:
+            require_embedded_store()
+        except ImproperlyConfigured as error:
+            raise CommandError(str(error)) from None
         accounts = opts["accounts"]
         if not 10 <= accounts <= 100_000:
             raise CommandError("--accounts must be between 10 and 100,000.")

@@ -1,7 +1,8 @@
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.demo import seconds_str, seed_office
 from accounts.models import Account, Office
+from devtools.demo import require_embedded_store, seconds_str, seed_office
 
 
 class Command(BaseCommand):
@@ -40,6 +41,10 @@ class Command(BaseCommand):
                 self.stdout.write(f"Login: {opts['base_url'].rstrip('/')}/{domain}/login/")
                 return
             raise CommandError(f"An office with the domain {domain} already exists.")
+        try:
+            require_embedded_store()
+        except ImproperlyConfigured as error:
+            raise CommandError(str(error)) from None
         result = seed_office(
             domain=domain,
             accounts=opts["accounts"],

@@ -2,8 +2,8 @@
 developer would write for the same screen, on the same data.
 
 Imported only by the bench, after it has added ``django.contrib.admin`` to
-INSTALLED_APPS and pointed ROOT_URLCONF at :mod:`accounts.bench_urls` (see
-:func:`accounts.bench.admin_installed`); the product never loads it.
+INSTALLED_APPS and pointed ROOT_URLCONF at :mod:`devtools.bench_urls` (see
+:func:`devtools.bench.admin_installed`); the product never loads it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The benchmark's dataset: a big office built once and reused.
 
 Accounts, mailboxes, folders and sub-accounts come from the demo generator
-(:func:`accounts.demo.seed_office`, bulk inserts); the access log and the
+(:func:`devtools.demo.seed_office`, bulk inserts); the access log and the
 messages are then topped up to their targets with set-based SQL (a recursive
 series crossed with the mailboxes), so millions of rows take minutes, and the
 counters and the denormalised last access are recomputed from the rows with
@@ -21,8 +21,8 @@ from django.db import connection, transaction
 from django.db.models.functions import Mod
 from django.utils import timezone
 
-from accounts.demo import seed_office
 from accounts.models import AccessLog, Account, Mailbox, Message, Office
+from devtools.demo import require_embedded_store, seed_office
 
 HISTORY_SECONDS = 183 * 86400  # six months of access, like the demo
 
@@ -100,6 +100,7 @@ def ensure_dataset(
 ) -> Dataset:
     """The bench office at the requested size: reused when it is already
     there, topped up when rows are missing, rebuilt when its size differs."""
+    require_embedded_store()
     started = time.perf_counter()
     targets = Targets.for_accounts(accounts)
     office = Office.objects.filter(domain=domain).first()
@@ -300,8 +301,9 @@ def recompute_denormalised(office: Office) -> None:
 
 
 def insert_messages(folder, count: int) -> None:
-    """``count`` messages into one folder with one INSERT, counters moved
-    with them (R6 holds before the operation being measured)."""
+    """``count`` messages into one folder with one INSERT, and the mailbox's
+    counters recomputed with them, so that the counters equal the messages
+    (as the services keep them) before the operation being measured."""
     moment, _ = _vendor_sql()
     sql = (
         _series(count) + "INSERT INTO accounts_message "

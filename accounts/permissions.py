@@ -1,0 +1,129 @@
+"""Who may open an office's management console, and what they may do there.
+
+Every management URL is wrapped in :func:`office_admin_required`, which
+answers in a fixed order so that a refusal tells an outsider nothing about
+the office:
+
+1. an unknown domain is 404 -- there is nothing to sign in to;
+2. a visitor who is not signed in is sent to that office's login page, and
+   comes back afterwards;
+3. a signed-in account of *another* office gets 404 before anything else is
+   looked at, the HTTP method included, so it cannot even learn which
+   screens or IDs this office has;
+4. an account of the same office whose role opens no console gets 403: it
+   knows the office exists, it just may not manage it.
+
+Views wrapped here receive ``request.office`` and run with the office's time
+zone active; they do not receive ``domain`` themselves.
+
+An account behind a URL is looked up in exactly one place,
+:func:`get_account_for_admin` (after healthchecks' ``_get_check_for_user``):
+it only ever searches the admin's own office -- so another office's ID is a
+404, never a leak -- and it answers, alongside the account, whether this
+admin may change it. Views that change anything refuse a POST with 403 when
+that answer is no, before they validate a form or call a service.
+
+What a role may do is one table, :data:`ROLE_CAPABILITIES`: a view-only
+administrator becomes one more row there (with ``VIEW`` but not ``WRITE``)
+and every screen already shows it the right things and refuses its writes.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Account, Office
+
+# What a role may do in the console.
+VIEW = "view"  # open the management screens and read every account
+WRITE = "write"  # change accounts, empty mailboxes, add and delete sub-accounts
+
+ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
+    Account.Role.USER: frozenset(),
+    Account.Role.SUPER_ADMIN: frozenset({VIEW, WRITE}),
+}
+
+
+def capabilities(account: Account) -> frozenset[str]:
+    """What ``account``'s role allows; nothing for a role this table lacks."""
+    return ROLE_CAPABILITIES.get(account.role, frozenset())
+
+
+def can_manage(account: Account) -> bool:
+    """May open this office's management console."""
+    return VIEW in capabilities(account)
+
+
+def can_write(account: Account) -> bool:
+    """May change what the console shows."""
+    return WRITE in capabilities(account)
+
+
+def get_office_or_404(domain: str) -> Office:
+    return get_object_or_404(Office, domain=domain.lower())
+
+
+def office_admin_required(view):
+    """Let only the office's administrators in, answering in the order the
+    module docstring gives; the view gets ``request.office``."""
+
+    @wraps(view)
+    def wrapper(request, domain, *args, **kwargs):
+        office = get_office_or_404(domain)
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(
+                request.get_full_path(), reverse("login", args=[office.domain])
+            )
+        if user.office_id != office.id:
+            raise Http404("not an account of this office")
+        if not can_manage(user):
+            raise PermissionDenied
+        request.office = office
+        timezone.activate(office.time_zone)
+        try:
+            return view(request, *args, **kwargs)
+        finally:
+            timezone.deactivate()
+
+    wrapper.office_admin_required = True
+    return wrapper
+
+
+def get_account_for_admin(request, login_id: str, **filters) -> tuple[Account, bool]:
+    """The account ``login_id`` of the signed-in admin's office, and whether
+    this admin may change it.
+
+    Only ever looks inside ``request.office`` (set by
+    :func:`office_admin_required`): an ID of another office, or one that
+    ``filters`` exclude, is a 404. IDs are matched whatever their case. The
+    mailbox comes in the same query (most screens show it) and the office is
+    the one already loaded, so the lookup is always one query.
+    """
+    admin = request.user
+    if admin.office_id != request.office.id:  # the decorator refuses this first
+        raise Http404("not an account of this office")
+    if not can_manage(admin):
+        raise PermissionDenied
+    account = get_object_or_404(
+        Account.objects.select_related("mailbox"),
+        office=request.office,
+        login_id=login_id.lower(),
+        **filters,
+    )
+    account.office = request.office
+    return account, can_write(admin)
+
+
+def require_write(request, writable: bool) -> None:
+    """Refuse (403) a request that would change something when the admin may
+    only look."""
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not writable:
+        raise PermissionDenied
