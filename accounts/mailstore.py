@@ -66,7 +66,8 @@ class FolderFigure:
     depth: int
     message_total: int
     size_total: int
-    # The sub-account address delivering into this folder, if any.
+    # The local part of the sub-account address delivering into this
+    # folder, if any (the caller knows the domain).
     address: str = ""
 
 
@@ -176,7 +177,7 @@ class DatabaseMailStore:
                 depth=f.depth,
                 message_total=f.message_total,
                 size_total=f.size_total,
-                address=f"{f.address}@{mailbox.office.domain}" if f.address else "",
+                address=f.address or "",
             )
             for f in ordered
         ]

@@ -413,3 +413,10 @@ def test_english_on_request(admin_client, org, frozen):
     body = pane(admin_client).content.decode()
     assert "No access in the last 3 months." in body
     assert "Sub-account settings" in body
+
+
+def test_sub_account_folders_cost_the_pane_no_extra_query(admin_client, org):
+    plain = _count_queries(admin_client, url("minjun.kim"))
+    subaccount_add(actor=None, owner=org.kim, local_part="sales")
+    subaccount_add(actor=None, owner=org.kim, local_part="orders")
+    assert _count_queries(admin_client, url("minjun.kim")) == plain
