@@ -101,7 +101,11 @@ def servers(mail_servers, settings):
     for child in mail_servers.vmail.iterdir():
         shutil.rmtree(child)
     mail_servers.doveadm("auth", "cache", "flush", check=False)
+    logs = {name: len(mail_servers.log(name)) for name in ("postfix", "dovecot")}
     yield mail_servers
+    # Shown by pytest only when the test failed.
+    for name, start in logs.items():
+        print(f"--- {name} log during the test ---\n{mail_servers.log(name)[start:]}")
     if connection.vendor == "sqlite":
         _open_sqlite_to_the_servers(Path(connection.settings_dict["NAME"]))
 
