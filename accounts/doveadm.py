@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from accounts.mailstore import MailStoreError
 
 # doveadm's exit codes (sysexits.h) as doveadm uses them.
+EXIT_EXISTS = 65
+EXIT_NO_USER = 67
+EXIT_NOT_FOUND = 68
 EXIT_CODES = {
     64: "the request was malformed",
     65: "it already exists",

@@ -21,11 +21,19 @@ SQLITE_TRIGGERS = {
     ),
 }
 
+# On PostgreSQL a mailbox row the console holds locked (비우기 locks it while
+# Dovecot expunges) is skipped rather than waited for: Dovecot's write, and
+# the delivery or expunge behind it, must never wait for the console -- here
+# it would wait for a transaction that is itself waiting for Dovecot. The
+# console sets such a mailbox's figures itself; the usage row keeps
+# Dovecot's, for reconcile_usage.
 POSTGRESQL = [
     "CREATE OR REPLACE FUNCTION mailserver_usage_to_mailbox() RETURNS trigger AS $$ BEGIN "
     "UPDATE accounts_mailbox SET used_bytes = GREATEST(COALESCE(NEW.bytes, 0), 0), "
     "message_count = GREATEST(COALESCE(NEW.messages, 0), 0) "
-    "WHERE account_id = (SELECT id FROM accounts_account WHERE email = NEW.username); "
+    "WHERE id = (SELECT m.id FROM accounts_mailbox m "
+    "JOIN accounts_account a ON a.id = m.account_id WHERE a.email = NEW.username "
+    "FOR UPDATE OF m SKIP LOCKED); "
     "RETURN NULL; END $$ LANGUAGE plpgsql",
     "CREATE TRIGGER mailserver_usage_to_mailbox AFTER INSERT OR UPDATE ON mailserver_mailusage "
     "FOR EACH ROW EXECUTE FUNCTION mailserver_usage_to_mailbox()",

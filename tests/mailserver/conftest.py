@@ -12,6 +12,7 @@ import os
 import secrets
 import shutil
 import stat
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,7 @@ def _open_sqlite_to_the_servers(path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def mail_servers(django_db_setup, django_db_blocker, tmp_path_factory):
+def mail_servers(django_db_setup, django_db_blocker):
     missing = missing_binaries()
     if missing:
         pytest.skip(
@@ -73,7 +74,9 @@ def mail_servers(django_db_setup, django_db_blocker, tmp_path_factory):
         DOVEADM_API_KEY=secrets.token_urlsafe(24),
     )
     overrides.enable()
-    root = Path(tmp_path_factory.mktemp("mailservers"))
+    # Not under pytest's base temporary directory, which any pytest run
+    # resets to mode 0700: the vmail user must reach the Maildirs.
+    root = Path(tempfile.mkdtemp(prefix="mailadmin-mailservers-"))
     with django_db_blocker.unblock():
         if connection.vendor == "sqlite":
             connection.ensure_connection()
@@ -90,6 +93,7 @@ def mail_servers(django_db_setup, django_db_blocker, tmp_path_factory):
     yield servers
     servers.stop()
     overrides.disable()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

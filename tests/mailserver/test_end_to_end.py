@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import poplib
 import smtplib
 import time
 
 import pytest
 
 from accounts.mailstore import get_mail_store
-from accounts.models import Mailbox
+from accounts.models import AuditEvent, Mailbox
 from subaccounts.services import subaccount_add
 from tests.mailserver.mail import (
     all_message_files,
@@ -19,6 +20,7 @@ from tests.mailserver.mail import (
     send,
     smtp,
 )
+from tests.mailserver.servers import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,9 +30,13 @@ LIST_URL = f"/{DOMAIN}/manage/mail/accounts/"
 
 
 def add_subaccount(owner, local_part: str):
-    subaccount = subaccount_add(actor=None, owner=owner, local_part=local_part)
-    get_mail_store().create_folder(owner.mailbox, local_part)
-    return subaccount
+    """Through the service, which has Dovecot create the folder first."""
+    return subaccount_add(actor=None, owner=owner, local_part=local_part)
+
+
+def admin(client, org):
+    client.force_login(org.admin)
+    return client
 
 
 def wait_until(predicate, timeout: float = 15.0):
@@ -73,7 +79,7 @@ def test_a_delivery_shows_in_the_usage_list_within_seconds(servers, org, client)
     print(f"delivery to list: {delay:.2f} s")
 
 
-def test_folder_figures_are_dovecots(servers, org):
+def test_the_pane_shows_dovecots_folder_figures(servers, org, client):
     add_subaccount(org.kim, "sales")
     send(servers, KIM)
     send(servers, KIM)
@@ -81,12 +87,17 @@ def test_folder_figures_are_dovecots(servers, org):
     maildir = servers.maildir(DOMAIN, "minjun.kim")
     assert wait_until(lambda: len(all_message_files(maildir)) == 3)
 
-    figures = {f.name: f for f in get_mail_store().folder_figures(org.kim.mailbox)}
-    assert figures["INBOX"].messages == 2
-    assert figures["INBOX.sales"].messages == 1
-    assert figures["INBOX.sales"].role == "subaccount"
-    on_disk = sum(int(p.name.split(",S=")[1].split(",")[0]) for p in message_files(maildir))
-    assert figures["INBOX"].bytes >= on_disk
+    response = admin(client, org).get(f"{LIST_URL}minjun.kim/")
+    figures = {f.name: f for f in response.context["folders"]}
+    assert [f.name for f in response.context["folders"]] == ["INBOX", "sales"]
+    assert figures["INBOX"].message_total == 2
+    assert figures["sales"].message_total == 1
+    assert figures["sales"].role == "subaccount"
+    assert figures["sales"].address == f"sales@{DOMAIN}"
+    assert figures["sales"].depth == 1
+    # Dovecot's sizes (the W= of the files: sizes as clients see them).
+    on_disk = [int(p.name.split(",W=")[1].split(":")[0]) for p in message_files(maildir)]
+    assert figures["INBOX"].size_total == sum(on_disk)
 
 
 def test_extension_addresses_are_refused_from_outside_and_from_the_host(servers, org):
@@ -141,3 +152,116 @@ def test_pop3_counts_what_was_delivered(servers, org):
     maildir = servers.maildir(DOMAIN, "minjun.kim")
     assert wait_until(lambda: len(message_files(maildir)) == 1)
     assert pop3_stat(servers, KIM)[0] == 1
+
+
+def deliver(servers, recipient: str, count: int = 1, **kwargs) -> None:
+    for _ in range(count):
+        send(servers, recipient, **kwargs)
+
+
+def wait_for_files(servers, login_id: str, count: int) -> None:
+    maildir = servers.maildir(DOMAIN, login_id)
+    assert wait_until(lambda: len(all_message_files(maildir)) == count), (
+        f"{len(all_message_files(maildir))} message files, expected {count}"
+    )
+
+
+def test_emptying_leaves_no_message_files(servers, org, client):
+    add_subaccount(org.kim, "sales")
+    deliver(servers, KIM, 2)
+    deliver(servers, f"sales@{DOMAIN}")
+    wait_for_files(servers, "minjun.kim", 3)
+    maildir = servers.maildir(DOMAIN, "minjun.kim")
+    size = sum(int(p.name.split(",W=")[1].split(":")[0]) for p in all_message_files(maildir))
+
+    response = admin(client, org).post(f"{LIST_URL}minjun.kim/empty/")
+
+    assert response.status_code == 302
+    # When the redirect arrives, the files are gone: Dovecot has done it.
+    assert all_message_files(maildir) == []
+    assert (maildir / ".INBOX.sales").is_dir()  # folders remain
+    assert pop3_stat(servers, KIM) == (0, 0)
+    event = AuditEvent.objects.get(action=AuditEvent.Action.MAILBOX_EMPTY)
+    assert event.data["messages"] == 3
+    assert event.data["bytes"] == size
+    mailbox = Mailbox.objects.get(account=org.kim)
+    assert (mailbox.used_bytes, mailbox.message_count) == (0, 0)
+
+
+def test_dovecot_unreachable_while_emptying_changes_nothing(servers, org, client, settings):
+    deliver(servers, KIM, 2)
+    wait_for_files(servers, "minjun.kim", 2)
+    mailbox = Mailbox.objects.get(account=org.kim)
+    assert wait_until(lambda: Mailbox.objects.get(pk=mailbox.pk).message_count == 2)
+    mailbox.refresh_from_db()
+    settings.DOVEADM_URL = f"http://127.0.0.1:{free_port()}/doveadm/v1"
+
+    response = admin(client, org).post(f"{LIST_URL}minjun.kim/empty/")
+
+    assert response.status_code == 503  # the confirmation again, saying why
+    text = response.content.decode()
+    assert "cannot be reached" in text and "Nothing was changed" in text
+    assert len(all_message_files(servers.maildir(DOMAIN, "minjun.kim"))) == 2
+    after = Mailbox.objects.get(pk=mailbox.pk)
+    assert (after.message_count, after.used_bytes) == (2, mailbox.used_bytes)
+    event = AuditEvent.objects.get(action=AuditEvent.Action.MAILBOX_EMPTY)
+    assert "cannot be reached" in event.data["failed"]
+
+
+def test_deleting_a_subaccount_moves_its_mail_to_inbox_and_unknows_the_address(
+    servers, org, client
+):
+    add_subaccount(org.kim, "sales")
+    deliver(servers, f"sales@{DOMAIN}", 2)
+    deliver(servers, KIM)
+    wait_for_files(servers, "minjun.kim", 3)
+    maildir = servers.maildir(DOMAIN, "minjun.kim")
+
+    response = admin(client, org).post(f"{LIST_URL}minjun.kim/subaccounts/sales/delete/")
+
+    assert response.status_code in (200, 302)
+    assert not (maildir / ".INBOX.sales").exists()
+    assert len(message_files(maildir)) == 3
+    assert pop3_stat(servers, KIM)[0] == 3
+    event = AuditEvent.objects.get(action=AuditEvent.Action.SUBACCOUNT_DELETE)
+    assert event.data["messages_moved"] == 2
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+        send(servers, f"sales@{DOMAIN}")
+    assert refused.value.recipients[f"sales@{DOMAIN}"][0] == 550
+
+    # The same ID again starts empty.
+    add_subaccount(org.kim, "sales")
+    assert message_files(maildir, ".INBOX.sales") == []
+    figures = {f.name: f for f in get_mail_store().folder_figures(org.kim.mailbox)}
+    assert figures["sales"].message_total == 0 and figures["INBOX"].message_total == 3
+
+
+def test_suspending_refuses_the_very_next_pop3_login(servers, org, client):
+    deliver(servers, KIM)
+    wait_for_files(servers, "minjun.kim", 1)
+    assert pop3_stat(servers, KIM)[0] == 1  # the answer is cached now
+
+    response = admin(client, org).post(
+        f"/{DOMAIN}/manage/users/minjun.kim/",
+        {"name": org.kim.name, "status": "suspended", "pop3_enabled": "on", "smtp_enabled": "on"},
+    )
+
+    assert response.status_code == 302
+    with pytest.raises(poplib.error_proto):
+        pop3_stat(servers, KIM)
+    # Back to active: the next login works again.
+    admin(client, org).post(
+        f"/{DOMAIN}/manage/users/minjun.kim/",
+        {"name": org.kim.name, "status": "active", "pop3_enabled": "on", "smtp_enabled": "on"},
+    )
+    assert pop3_stat(servers, KIM)[0] == 1
+
+
+def test_pop3_switched_off_refuses_the_next_login(servers, org, client):
+    assert pop3_stat(servers, KIM) == (0, 0)
+    admin(client, org).post(
+        f"/{DOMAIN}/manage/users/minjun.kim/",
+        {"name": org.kim.name, "status": "active", "smtp_enabled": "on"},
+    )
+    with pytest.raises(poplib.error_proto):
+        pop3_stat(servers, KIM)
