@@ -439,6 +439,21 @@ lda_mailbox_autosubscribe = yes
 protocol lmtp {{
   lmtp_save_to_detail_mailbox = yes
 }}
+# The standard folders (the console's too), subscribed for every client.
+namespace inbox {{
+  mailbox Drafts {{
+    auto = subscribe
+  }}
+  mailbox Sent {{
+    auto = subscribe
+  }}
+  mailbox Junk {{
+    auto = subscribe
+  }}
+  mailbox Trash {{
+    auto = subscribe
+  }}
+}}
 service lmtp {{
   unix_listener {POSTFIX_SPOOL}/private/dovecot-lmtp {{
     mode = 0600
@@ -456,6 +471,7 @@ service auth {{
 }}
 # Quota: the console's quota (userdb quota_rule; 0 = unlimited), counted by
 # Dovecot itself. The quota is the limit: no grace for the last message.
+mailbox_list_index = yes
 mail_plugins = $mail_plugins quota{" quota_clone" if doveadm else ""}
 plugin {{
   quota = count:User quota

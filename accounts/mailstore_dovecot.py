@@ -44,6 +44,13 @@ ROLE_BY_NAME = {
 }
 
 
+# The standard folders, as Debian's 15-mailboxes.conf names them. They are
+# made real whenever INBOX gets a child: Dovecot 2.3's listing of a
+# Maildir++ whose only folders are INBOX's children skips INBOX itself,
+# and its quota count (the usage the console shows) would miss INBOX.
+STANDARD_FOLDERS = ("Drafts", "Sent", "Junk", "Trash")
+
+
 def user_of(mailbox: Mailbox) -> str:
     return mailbox.account.email
 
@@ -199,6 +206,12 @@ class DovecotMailStore:
             office_id=mailbox.office_id, mailbox=mailbox, parent=parent, name=name, role=role
         )
         user, target = user_of(mailbox), dovecot_name(folder)
+        for standard in STANDARD_FOLDERS:
+            try:
+                self.doveadm.mailbox_create(user, standard)
+            except DoveadmError as error:
+                if error.exit_code != EXIT_EXISTS:
+                    raise
         try:
             self.doveadm.mailbox_create(user, target)
         except DoveadmError as error:

@@ -68,31 +68,31 @@ def mail_servers(django_db_setup, django_db_blocker):
         pytest.skip("starting a private Postfix and Dovecot needs root (as in CI)")
     ensure_vmail_user()
     port = free_port()
-    overrides = override_settings(
-        MAIL_STORE="dovecot",
-        DOVEADM_URL=f"http://127.0.0.1:{port}/doveadm/v1",
-        DOVEADM_API_KEY=secrets.token_urlsafe(24),
-    )
-    overrides.enable()
+    # Only while printing: the rest of the session keeps the default store
+    # (each test using the servers switches itself, see ``servers``).
+    store = {
+        "MAIL_STORE": "dovecot",
+        "DOVEADM_URL": f"http://127.0.0.1:{port}/doveadm/v1",
+        "DOVEADM_API_KEY": secrets.token_urlsafe(24),
+    }
     # Not under pytest's base temporary directory, which any pytest run
     # resets to mode 0700: the vmail user must reach the Maildirs.
     root = Path(tempfile.mkdtemp(prefix="mailadmin-mailservers-"))
-    with django_db_blocker.unblock():
+    with django_db_blocker.unblock(), override_settings(**store):
         if connection.vendor == "sqlite":
             connection.ensure_connection()
             _open_sqlite_to_the_servers(Path(connection.settings_dict["NAME"]))
         out = io.StringIO()
         call_command("mailserver_config", "--mail-root", str(root / "vmail"), stdout=out)
     servers = MailServers(root=root, printed=out.getvalue(), doveadm_port=port)
+    servers.store_settings = store
     try:
         servers.start()
     except Exception:
         servers.stop()
-        overrides.disable()
         raise
     yield servers
     servers.stop()
-    overrides.disable()
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -101,7 +101,9 @@ def servers(mail_servers, settings):
     """The servers, for a test starting from empty Maildirs and a cold auth
     cache, with passwords Dovecot can verify."""
     settings.PASSWORD_HASHERS = ["tests.mailserver.conftest.CheapArgon2PasswordHasher"]
-    settings.MAIL_STORE = "dovecot"
+    for name, value in mail_servers.store_settings.items():
+        setattr(settings, name, value)
+    mail_servers.drain()
     for child in mail_servers.vmail.iterdir():
         shutil.rmtree(child)
     mail_servers.doveadm("auth", "cache", "flush", check=False)

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import io
 import poplib
 import smtplib
 import time
 
 import pytest
+from django.core.management import call_command
 
 from accounts.mailstore import get_mail_store
 from accounts.models import AuditEvent, Mailbox
@@ -89,7 +91,14 @@ def test_the_pane_shows_dovecots_folder_figures(servers, org, client):
 
     response = admin(client, org).get(f"{LIST_URL}minjun.kim/")
     figures = {f.name: f for f in response.context["folders"]}
-    assert [f.name for f in response.context["folders"]] == ["INBOX", "sales"]
+    assert [f.name for f in response.context["folders"]] == [
+        "INBOX",
+        "sales",
+        "Sent",
+        "Drafts",
+        "Junk",
+        "Trash",
+    ]
     assert figures["INBOX"].message_total == 2
     assert figures["sales"].message_total == 1
     assert figures["sales"].role == "subaccount"
@@ -107,7 +116,8 @@ def test_extension_addresses_are_refused_from_outside_and_from_the_host(servers,
             send(servers, recipient)
         code, _text = refused.value.recipients[recipient]
         assert code == 550
-    assert not (servers.maildir(DOMAIN, "minjun.kim") / ".Trash").exists()
+    maildir = servers.maildir(DOMAIN, "minjun.kim")
+    assert message_files(maildir, ".Trash") == [] and message_files(maildir) == []
 
 
 def test_owner_may_send_as_its_subaccount_address_and_nobody_elses(servers, org, other):
@@ -265,3 +275,28 @@ def test_pop3_switched_off_refuses_the_next_login(servers, org, client):
     )
     with pytest.raises(poplib.error_proto):
         pop3_stat(servers, KIM)
+
+
+def test_reconcile_compares_the_console_with_dovecot(servers, org):
+    add_subaccount(org.kim, "sales")
+    deliver(servers, KIM)
+    deliver(servers, f"sales@{DOMAIN}")
+    wait_for_files(servers, "minjun.kim", 2)
+    dovecot = get_mail_store().usage([Mailbox.objects.get(account=org.kim)])
+    actual = next(iter(dovecot.values()))
+    assert actual.messages == 2
+    assert wait_until(lambda: Mailbox.objects.get(account=org.kim).message_count == 2)
+    # Drift the console's figures (as a lost update would).
+    Mailbox.objects.filter(account=org.kim).update(used_bytes=1, message_count=9)
+
+    out = io.StringIO()
+    call_command("reconcile_usage", "--domain", DOMAIN, stdout=out)
+    assert f"drift: {KIM} message_count: stored 9, actual 2" in out.getvalue()
+    assert f"drift: {KIM} used_bytes: stored 1, actual {actual.bytes}" in out.getvalue()
+
+    call_command("reconcile_usage", "--fix", "--domain", DOMAIN, stdout=io.StringIO())
+    mailbox = Mailbox.objects.get(account=org.kim)
+    assert (mailbox.used_bytes, mailbox.message_count) == (actual.bytes, 2)
+    out = io.StringIO()
+    call_command("reconcile_usage", "--domain", DOMAIN, stdout=out)
+    assert "with drift: 0" in out.getvalue()
