@@ -26,7 +26,9 @@ SQLITE_TRIGGERS = {
 # the delivery or expunge behind it, must never wait for the console -- here
 # it would wait for a transaction that is itself waiting for Dovecot. The
 # console sets such a mailbox's figures itself; the usage row keeps
-# Dovecot's, for reconcile_usage.
+# Dovecot's, for reconcile_usage. The function runs with its owner's rights
+# (the console's role), so the mail server's role needs no more than writing
+# its usage rows.
 POSTGRESQL = [
     "CREATE OR REPLACE FUNCTION mailserver_usage_to_mailbox() RETURNS trigger AS $$ BEGIN "
     "UPDATE accounts_mailbox SET used_bytes = GREATEST(COALESCE(NEW.bytes, 0), 0), "
@@ -34,7 +36,7 @@ POSTGRESQL = [
     "WHERE id = (SELECT m.id FROM accounts_mailbox m "
     "JOIN accounts_account a ON a.id = m.account_id WHERE a.email = NEW.username "
     "FOR UPDATE OF m SKIP LOCKED); "
-    "RETURN NULL; END $$ LANGUAGE plpgsql",
+    "RETURN NULL; END $$ LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT",
     "CREATE TRIGGER mailserver_usage_to_mailbox AFTER INSERT OR UPDATE ON mailserver_mailusage "
     "FOR EACH ROW EXECUTE FUNCTION mailserver_usage_to_mailbox()",
 ]

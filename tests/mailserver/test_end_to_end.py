@@ -300,3 +300,42 @@ def test_reconcile_compares_the_console_with_dovecot(servers, org):
     out = io.StringIO()
     call_command("reconcile_usage", "--domain", DOMAIN, stdout=out)
     assert "with drift: 0" in out.getvalue()
+
+
+def write_maildir(root, folders: dict[str, list[bytes]]) -> None:
+    for folder, messages in folders.items():
+        base = root / folder if folder else root
+        for sub in ("cur", "new", "tmp"):
+            (base / sub).mkdir(parents=True, exist_ok=True)
+        for number, raw in enumerate(messages):
+            (base / "cur" / f"17000000{number:02d}.M1P1.old,S={len(raw)}:2,S").write_bytes(raw)
+
+
+def test_import_maildir_migrates_into_dovecot_once(servers, org, tmp_path):
+    add_subaccount(org.kim, "sales")
+    old = tmp_path / "old-maildir"
+    write_maildir(
+        old,
+        {
+            "": [message("a@x.example", KIM, "one"), message("b@x.example", KIM, "two")],
+            ".INBOX.sales": [message("c@x.example", f"sales@{DOMAIN}", "three")],
+            ".Sent": [b"Subject: no message id\r\n\r\nsent without an id\r\n"],
+        },
+    )
+
+    out = io.StringIO()
+    call_command("import_maildir", "--domain", DOMAIN, "--account", "minjun.kim", old, stdout=out)
+    assert "messages stored in Dovecot: 4" in out.getvalue()
+    call_command(
+        "import_maildir", "--domain", DOMAIN, "--account", "minjun.kim", "--append", old,
+        stdout=(again := io.StringIO()),
+    )  # fmt: skip
+    assert "messages stored in Dovecot: 0" in again.getvalue()
+    assert "already in Dovecot (skipped): 4" in again.getvalue()
+
+    maildir = servers.maildir(DOMAIN, "minjun.kim")
+    assert len(message_files(maildir)) == 2
+    assert len(message_files(maildir, ".INBOX.sales")) == 1
+    assert len(message_files(maildir, ".Sent")) == 1
+    # Dovecot counted each once, and the console shows Dovecot's count.
+    assert wait_until(lambda: Mailbox.objects.get(account=org.kim).message_count == 4)
