@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from accounts.access import access_window_start
-from accounts.mailstore import get_mail_store
+from accounts.mailstore import MailStoreError, get_mail_store
 from accounts.models import AccessLog, Account, Mailbox
 from accounts.scoping import office_admin_required
 
@@ -112,7 +112,12 @@ def pane_context(request, account: Account) -> dict:
         context["meter_low"] = mailbox.quota_bytes * 8 // 10
         context["meter_high"] = mailbox.quota_bytes * 95 // 100
     if mailbox is not None:
-        context["folders"] = get_mail_store().folder_figures(mailbox)
+        try:
+            context["folders"] = get_mail_store().folder_figures(mailbox)
+        except MailStoreError as error:
+            # The rest of the pane still helps; the admin sees why the
+            # folders are missing.
+            context["folders_error"] = str(error)
         context["history"] = access_history(account, window_start, request.GET.get("access_page"))
     return context
 

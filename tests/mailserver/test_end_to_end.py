@@ -6,10 +6,12 @@ from __future__ import annotations
 import io
 import poplib
 import smtplib
+import statistics
 import time
 
 import pytest
 from django.core.management import call_command
+from django.test.utils import override_settings
 
 from accounts.mailstore import get_mail_store
 from accounts.models import AuditEvent, Mailbox
@@ -339,3 +341,51 @@ def test_import_maildir_migrates_into_dovecot_once(servers, org, tmp_path):
     assert len(message_files(maildir, ".Sent")) == 1
     # Dovecot counted each once, and the console shows Dovecot's count.
     assert wait_until(lambda: Mailbox.objects.get(account=org.kim).message_count == 4)
+
+
+def test_pane_latency_and_delivery_to_list_delay(servers, org, client):
+    """Figures for the record (printed; shown with -s): the pane's median
+    over 20 requests with each store, and a delivery's way into the list."""
+    add_subaccount(org.kim, "sales")
+    deliver(servers, KIM, 3)
+    deliver(servers, f"sales@{DOMAIN}", 2)
+    wait_for_files(servers, "minjun.kim", 5)
+    admin(client, org)
+    url = f"{LIST_URL}minjun.kim/"
+
+    def median_ms() -> float:
+        for _ in range(2):
+            client.get(url)
+        times = []
+        for _ in range(20):
+            started = time.perf_counter()
+            assert client.get(url).status_code == 200
+            times.append((time.perf_counter() - started) * 1000)
+        return statistics.median(times)
+
+    dovecot = median_ms()
+    with override_settings(MAIL_STORE="db"):
+        embedded = median_ms()
+    delays = []
+    for _ in range(5):
+        before = Mailbox.objects.get(account=org.kim).message_count
+        started = time.monotonic()
+        send(servers, KIM)
+        assert wait_until(
+            lambda before=before: Mailbox.objects.get(account=org.kim).message_count > before
+        )
+        delays.append(time.monotonic() - started)
+    print(
+        f"\npane median over 20: dovecot {dovecot:.1f} ms, db {embedded:.1f} ms "
+        f"(+{dovecot - embedded:.1f} ms); delivery to list: median "
+        f"{statistics.median(delays):.2f} s, max {max(delays):.2f} s"
+    )
+    assert dovecot < 1000
+
+
+def test_the_pane_says_why_when_dovecot_is_unreachable(servers, org, client, settings):
+    settings.DOVEADM_URL = f"http://127.0.0.1:{free_port()}/doveadm/v1"
+    response = admin(client, org).get(f"{LIST_URL}minjun.kim/")
+    assert response.status_code == 200
+    assert response.context["folders"] == []
+    assert "cannot be reached" in response.content.decode()
