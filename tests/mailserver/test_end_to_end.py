@@ -389,3 +389,12 @@ def test_the_pane_says_why_when_dovecot_is_unreachable(servers, org, client, set
     assert response.status_code == 200
     assert response.context["folders"] == []
     assert "cannot be reached" in response.content.decode()
+
+
+def test_a_new_password_retires_the_old_one_at_the_next_login(servers, org):
+    assert pop3_stat(servers, KIM) == (0, 0)  # the old password, cached now
+    org.kim.set_password("a brand new password")
+    org.kim.save()
+    with pytest.raises(poplib.error_proto):
+        pop3_stat(servers, KIM)
+    assert pop3_stat(servers, KIM, "a brand new password") == (0, 0)
