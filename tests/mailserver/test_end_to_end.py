@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.test.utils import override_settings
 
 from accounts.mailstore import get_mail_store
-from accounts.models import AuditEvent, Mailbox
+from accounts.models import AuditEvent, Folder, Mailbox, Message
 from subaccounts.services import subaccount_add
 from tests.mailserver.mail import (
     all_message_files,
@@ -398,3 +398,25 @@ def test_a_new_password_retires_the_old_one_at_the_next_login(servers, org):
     with pytest.raises(poplib.error_proto):
         pop3_stat(servers, KIM)
     assert pop3_stat(servers, KIM, "a brand new password") == (0, 0)
+
+
+def test_seed_demo_puts_the_demo_mail_into_dovecot(servers, transactional_db):
+    out = io.StringIO()
+    call_command("seed_demo", "--domain", "demo.test", "--accounts", "10", stdout=out)
+    assert "demo messages in Dovecot" in out.getvalue()
+    store = get_mail_store()
+    mailboxes = list(Mailbox.objects.filter(office__domain="demo.test").select_related("account"))
+    assert not Message.objects.filter(office__domain="demo.test").exists()
+    dovecot = store.usage(mailboxes)
+    assert sum(u.messages for u in dovecot.values()) > 0
+    for mailbox in mailboxes:
+        assert (mailbox.message_count, mailbox.used_bytes) == (
+            dovecot[mailbox.pk].messages,
+            dovecot[mailbox.pk].bytes,
+        )
+    with_subaccounts = next(
+        m for m in mailboxes if Folder.objects.filter(mailbox=m, role="subaccount").exists()
+    )
+    names = {f.name for f in store.folder_figures(with_subaccounts)}
+    for folder in Folder.objects.filter(mailbox=with_subaccounts, role="subaccount"):
+        assert folder.name in names

@@ -1,6 +1,8 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.demo import seconds_str, seed_office
+from accounts.mailstore import MailStoreError
 from accounts.models import Account, Office
 
 
@@ -50,6 +52,20 @@ class Command(BaseCommand):
             if opts["verbosity"] > 1
             else None,
         )
+        if settings.MAIL_STORE == "dovecot":
+            from mailserver.demo import push_office_to_dovecot
+
+            office = Office.objects.get(domain=domain)
+            try:
+                saved = push_office_to_dovecot(
+                    office,
+                    progress=(lambda text: self.stderr.write(f"  … {text}"))
+                    if opts["verbosity"] > 1
+                    else None,
+                )
+            except MailStoreError as error:
+                raise CommandError(f"Dovecot: {error}") from error
+            self.stdout.write(f"Saved {saved:,} demo messages in Dovecot (the mail store).")
         self.stdout.write(
             f"Created {domain}: {result.accounts:,} accounts, {result.mailboxes:,} mailboxes, "
             f"{result.subaccounts:,} sub-accounts, {result.messages:,} messages, "
