@@ -15,6 +15,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 from accounts.mailstore import MailStoreError
 
 # doveadm's exit codes (sysexits.h) as doveadm uses them.
@@ -22,14 +25,14 @@ EXIT_EXISTS = 65
 EXIT_NO_USER = 67
 EXIT_NOT_FOUND = 68
 EXIT_CODES = {
-    64: "the request was malformed",
-    65: "it already exists",
-    67: "Dovecot does not know this user",
-    68: "the mailbox does not exist",
-    73: "it could not be created",
-    75: "Dovecot could not do it now (temporary failure), try again",
-    77: "permission denied",
-    78: "Dovecot's configuration is wrong",
+    64: _("the request was malformed"),
+    65: _("it already exists"),
+    67: _("Dovecot does not know this user"),
+    68: _("the folder does not exist"),
+    73: _("it could not be created"),
+    75: _("Dovecot could not do it now (temporary failure); try again"),
+    77: _("permission denied"),
+    78: _("Dovecot's configuration is wrong"),
 }
 
 
@@ -72,31 +75,51 @@ class Doveadm:
         except urllib.error.HTTPError as error:
             if error.code in (401, 403):
                 raise DoveadmError(
-                    "Dovecot refused the console's API key (DOVEADM_API_KEY does not match "
-                    "doveadm_api_key)."
+                    gettext(
+                        "The mail server (Dovecot) refused the console's API key "
+                        "(DOVEADM_API_KEY does not match doveadm_api_key). Nothing was changed."
+                    )
                 ) from error
             raise DoveadmError(
-                f"Dovecot answered HTTP {error.code} to {command} ({self.url})."
+                gettext(
+                    "The mail server (Dovecot) answered HTTP %(code)s to %(command)s. "
+                    "Nothing was changed."
+                )
+                % {"code": error.code, "command": command}
             ) from error
         except (TimeoutError, urllib.error.URLError, ConnectionError, OSError) as error:
             reason = getattr(error, "reason", error)
             raise DoveadmError(
-                f"The mail server (Dovecot) cannot be reached at {self.url}: {reason}. "
-                "Nothing was changed."
+                gettext(
+                    "The mail server (Dovecot) cannot be reached at %(url)s (%(reason)s). "
+                    "Nothing was changed."
+                )
+                % {"url": self.url, "reason": reason}
             ) from error
         except ValueError as error:
-            raise DoveadmError(f"Dovecot's answer to {command} was not JSON.") from error
+            raise DoveadmError(self._not_understood(command)) from error
         try:
             kind, payload, _tag = answer[0]
         except (IndexError, TypeError, ValueError) as error:
-            raise DoveadmError(f"Dovecot's answer to {command} was not understood.") from error
+            raise DoveadmError(self._not_understood(command)) from error
         if kind == "doveadmResponse":
             return payload
         exit_code = payload.get("exitCode") if isinstance(payload, dict) else None
-        reason = EXIT_CODES.get(exit_code, f"error {exit_code or payload}")
-        user = parameters.get("user")
-        who = f" for {user}" if isinstance(user, str) else ""
-        raise DoveadmError(f"Dovecot could not run {command}{who}: {reason}.", exit_code=exit_code)
+        reason = EXIT_CODES.get(exit_code) or gettext("error %(code)s") % {
+            "code": exit_code or payload
+        }
+        raise DoveadmError(
+            gettext("The mail server (Dovecot) could not do %(command)s: %(reason)s.")
+            % {"command": command, "reason": reason},
+            exit_code=exit_code,
+        )
+
+    @staticmethod
+    def _not_understood(command: str) -> str:
+        return gettext(
+            "The mail server (Dovecot) gave an answer to %(command)s the console does not "
+            "understand. Nothing was changed."
+        ) % {"command": command}
 
     # --- the commands the console uses ---------------------------------
 

@@ -16,6 +16,7 @@ store creates and deletes them along with Dovecot's.
 from __future__ import annotations
 
 from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext
 
 from accounts.doveadm import EXIT_EXISTS, EXIT_NO_USER, EXIT_NOT_FOUND, Doveadm, DoveadmError
 from accounts.mailstore import (
@@ -219,8 +220,11 @@ class DovecotMailStore:
                 raise
             if any(r["messages"] for r in self.doveadm.mailbox_status(user, target)):
                 raise MailStoreError(
-                    f"The mailbox already has a folder {target} holding mail; "
-                    "choose another ID or empty that folder first."
+                    gettext(
+                        "The mailbox already has a folder %(folder)s holding mail; "
+                        "choose another ID, or empty that folder first."
+                    )
+                    % {"folder": target}
                 ) from error
         return folder
 

@@ -212,12 +212,13 @@ def test_dovecot_unreachable_while_emptying_changes_nothing(servers, org, client
 
     assert response.status_code == 503  # the confirmation again, saying why
     text = response.content.decode()
-    assert "cannot be reached" in text and "Nothing was changed" in text
+    # In the admin's language (Korean by default): unreachable, nothing changed.
+    assert "연결할 수 없습니다" in text and "아무것도 변경되지 않았습니다" in text
     assert len(all_message_files(servers.maildir(DOMAIN, "minjun.kim"))) == 2
     after = Mailbox.objects.get(pk=mailbox.pk)
     assert (after.message_count, after.used_bytes) == (2, mailbox.used_bytes)
     event = AuditEvent.objects.get(action=AuditEvent.Action.MAILBOX_EMPTY)
-    assert "cannot be reached" in event.data["failed"]
+    assert "연결할 수 없습니다" in event.data["failed"]
 
 
 def test_deleting_a_subaccount_moves_its_mail_to_inbox_and_unknows_the_address(
@@ -388,7 +389,7 @@ def test_the_pane_says_why_when_dovecot_is_unreachable(servers, org, client, set
     response = admin(client, org).get(f"{LIST_URL}minjun.kim/")
     assert response.status_code == 200
     assert response.context["folders"] == []
-    assert "cannot be reached" in response.content.decode()
+    assert "연결할 수 없습니다" in response.content.decode()
 
 
 def test_a_new_password_retires_the_old_one_at_the_next_login(servers, org):
