@@ -191,6 +191,8 @@ service pop3-login {{
         postfix_user = pwd.getpwnam("postfix")
         os.chown(data, postfix_user.pw_uid, postfix_user.pw_gid)
         main_cf = self.etc_postfix / "main.cf"
+        if not main_cf.exists():  # Postfix installed as "No configuration"
+            main_cf.write_text("")
         private = f"""
 # --- a private instance (tests) ---
 queue_directory = {self.spool}

@@ -15,7 +15,8 @@ from django.test.utils import override_settings
 
 from accounts.mailstore import get_mail_store
 from accounts.models import AuditEvent, Folder, Mailbox, Message
-from subaccounts.services import subaccount_add
+from subaccounts.models import SubAccount
+from subaccounts.services import messages_to_move, subaccount_add
 from tests.mailserver.mail import (
     all_message_files,
     message,
@@ -229,6 +230,8 @@ def test_deleting_a_subaccount_moves_its_mail_to_inbox_and_unknows_the_address(
     deliver(servers, KIM)
     wait_for_files(servers, "minjun.kim", 3)
     maildir = servers.maildir(DOMAIN, "minjun.kim")
+    # What the confirmation announces is Dovecot's count.
+    assert messages_to_move(SubAccount.objects.get(local_part="sales")) == 2
 
     response = admin(client, org).post(f"{LIST_URL}minjun.kim/subaccounts/sales/delete/")
 
