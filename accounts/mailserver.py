@@ -1,7 +1,8 @@
 """Lookup queries and configuration that wire Postfix and Dovecot to the
 product's database.
 
-Postfix asks three questions, each a ``sqlite:`` or ``pgsql:`` lookup table:
+Postfix asks four questions, each a ``sqlite:`` or ``pgsql:`` lookup table
+(read through ``proxy:``):
 
 - ``virtual_mailbox_domains``: is ``%s`` an office's domain?
 - ``virtual_mailbox_maps``: the primary address of an account that has a
@@ -12,6 +13,12 @@ Postfix asks three questions, each a ``sqlite:`` or ``pgsql:`` lookup table:
   ``lmtp_save_to_detail_mailbox = yes``) stores such mail in the detail
   mailbox ``INBOX.<folder>``: the sub-account's folder inside the owner's
   inbox. A deleted sub-account has no row, so its address is unknown again.
+- ``smtpd_sender_login_maps``: an address → the login that owns it, for
+  ``reject_sender_login_mismatch``.
+
+Before those, a ``regexp:`` table refuses recipients with an extension (the
+``+`` that only Postfix's own rewriting may add), and Dovecot's
+quota-status service answers whether a message of the declared size fits.
 
 Dovecot asks two (``passdb`` and ``userdb``, driver ``sql``). The password
 query honours what the admin sets in the product: a suspended account gets
@@ -19,7 +26,13 @@ no row; POP3 (service ``pop3``) or SMTP (``smtp`` from Postfix's SASL,
 ``submission`` from Dovecot's own) switched off gets no row for that
 protocol; with a mail-only password set, POP3 and SMTP are given only that
 hash, other services (IMAP) the account password. Group and shared mail
-cannot sign in, as on the web.
+cannot sign in, as on the web. The user query also answers for a
+sub-account's address (with the owner's mailbox), since quota-status asks
+about the recipient Postfix was given.
+
+With the Dovecot mail store the conf.d snippet also opens doveadm's HTTP
+API to the console and has quota_clone write every user's usage into the
+console's ``mailserver_mailusage`` table (see mailserver/migrations/0001).
 
 Password hashes: Django stores ``<algorithm>$…``. The product hashes with
 Argon2id first (``settings.PASSWORD_HASHERS``), Django's
