@@ -424,3 +424,18 @@ def test_seed_demo_puts_the_demo_mail_into_dovecot(servers, transactional_db):
     names = {f.name for f in store.folder_figures(with_subaccounts)}
     for folder in Folder.objects.filter(mailbox=with_subaccounts, role="subaccount"):
         assert folder.name in names
+
+
+def test_dovecot_unreachable_while_adding_a_subaccount_adds_nothing(servers, org, client, settings):
+    settings.DOVEADM_URL = f"http://127.0.0.1:{free_port()}/doveadm/v1"
+    response = admin(client, org).post(
+        f"{LIST_URL}minjun.kim/subaccounts/", {"local_part": "sales"}
+    )
+    assert response.status_code >= 400
+    assert "연결할 수 없습니다" in response.content.decode()
+    assert not SubAccount.objects.exists()
+    assert not Folder.objects.filter(mailbox__account=org.kim, name="sales").exists()
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        send(servers, f"sales@{DOMAIN}")
+    event = AuditEvent.objects.get(action=AuditEvent.Action.SUBACCOUNT_ADD)
+    assert "failed" in event.data
