@@ -21,22 +21,24 @@ SQLITE_TRIGGERS = {
     ),
 }
 
-# On PostgreSQL a mailbox row the console holds locked (비우기 locks it while
-# Dovecot expunges) is skipped rather than waited for: Dovecot's write, and
-# the delivery or expunge behind it, must never wait for the console -- here
-# it would wait for a transaction that is itself waiting for Dovecot. The
-# console sets such a mailbox's figures itself; the usage row keeps
-# Dovecot's, for reconcile_usage. The function runs with its owner's rights
-# (the console's role), so the mail server's role needs no more than writing
-# its usage rows.
+# On PostgreSQL Dovecot's write waits at most a moment for a mailbox row the
+# console holds locked: the console's usual locks last milliseconds, but
+# 비우기 holds the row while Dovecot expunges, and Dovecot's write (behind the
+# expunge the console is waiting for) must not wait for that. Past the
+# moment the mailbox is left alone -- the console sets its figures itself --
+# and the usage row still records Dovecot's, for reconcile_usage. The
+# function runs with its owner's rights (the console's role), so the mail
+# server's role needs no more than writing its usage rows.
 POSTGRESQL = [
     "CREATE OR REPLACE FUNCTION mailserver_usage_to_mailbox() RETURNS trigger AS $$ BEGIN "
+    "BEGIN "
     "UPDATE accounts_mailbox SET used_bytes = GREATEST(COALESCE(NEW.bytes, 0), 0), "
     "message_count = GREATEST(COALESCE(NEW.messages, 0), 0) "
-    "WHERE id = (SELECT m.id FROM accounts_mailbox m "
-    "JOIN accounts_account a ON a.id = m.account_id WHERE a.email = NEW.username "
-    "FOR UPDATE OF m SKIP LOCKED); "
-    "RETURN NULL; END $$ LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT",
+    "WHERE account_id = (SELECT id FROM accounts_account WHERE email = NEW.username); "
+    "EXCEPTION WHEN lock_not_available THEN NULL; "
+    "END; "
+    "RETURN NULL; END $$ LANGUAGE plpgsql SECURITY DEFINER "
+    "SET search_path FROM CURRENT SET lock_timeout = '200ms'",
     "CREATE TRIGGER mailserver_usage_to_mailbox AFTER INSERT OR UPDATE ON mailserver_mailusage "
     "FOR EACH ROW EXECUTE FUNCTION mailserver_usage_to_mailbox()",
 ]

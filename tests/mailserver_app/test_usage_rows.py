@@ -55,3 +55,40 @@ def test_sqlite_triggers_step_aside_during_migrate_and_come_back(org):
     assert triggers() == ["mailserver_usage_ai", "mailserver_usage_au"]
     upsert("minjun.kim@gabiaedu.com", 42, 1)
     assert Mailbox.objects.get(account=org.kim).used_bytes == 42
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_a_mailbox_the_console_holds_locked_is_not_waited_for(org):
+    """비우기 holds the mailbox row while Dovecot expunges; Dovecot's usage
+    write (which the expunge waits for) must not wait for the console."""
+    import threading
+    import time
+
+    from django.db import connections, transaction
+
+    locked, release = threading.Event(), threading.Event()
+
+    def console():
+        with transaction.atomic():
+            Mailbox.objects.select_for_update().get(account=org.kim)
+            locked.set()
+            release.wait(10)
+        connections.close_all()
+
+    thread = threading.Thread(target=console)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        started = time.monotonic()
+        upsert("minjun.kim@gabiaedu.com", 999, 9)
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+        thread.join()
+    assert waited < 2
+    assert MailUsage.objects.get(username="minjun.kim@gabiaedu.com").bytes == 999
+    assert Mailbox.objects.get(account=org.kim).used_bytes == 0  # left to the console
+    # Unlocked, the next write goes through.
+    upsert("minjun.kim@gabiaedu.com", 1000, 10)
+    assert Mailbox.objects.get(account=org.kim).used_bytes == 1000
