@@ -243,7 +243,10 @@ def _store_class(path: str):
     return import_string(path)
 
 
-STORES = {"db": "accounts.mailstore.DatabaseMailStore"}
+STORES = {
+    "db": "accounts.mailstore.DatabaseMailStore",
+    "dovecot": "accounts.mailstore_dovecot.DovecotMailStore",
+}
 
 
 def get_mail_store() -> MailStore:

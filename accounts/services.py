@@ -235,10 +235,43 @@ def account_update(
         data=changes,
         ip=ip,
     )
+    if PASSDB_FIELDS & set(changes):
+        # After the commit: flushed earlier, a login in between would put
+        # the old answer back into the mail server's cache.
+        transaction.on_commit(lambda: _refresh_auth(target, actor=actor, ip=ip))
     # The caller's instance shows the new values too.
     for field in account_fields:
         setattr(account, field, getattr(target, field))
     return changes
+
+
+# What the mail servers' password check reads (accounts/mailserver.py).
+PASSDB_FIELDS = frozenset({"status", "pop3_enabled", "smtp_enabled", "mail_password"})
+
+
+def _refresh_auth(account: Account, *, actor: Account | None, ip: str | None) -> None:
+    """Tell the mail store that the account's password check answers
+    differently now. The change is saved whatever happens here; if the
+    store cannot be told, the admin hears it (and the audit log keeps it)."""
+    try:
+        get_mail_store().refresh_auth(account)
+    except MailStoreError as error:
+        audit.record(
+            office=account.office,
+            action=AuditEvent.Action.ACCOUNT_UPDATE,
+            actor=actor,
+            target=account,
+            data={"failed": str(error)},
+            ip=ip,
+        )
+        raise DomainError(
+            _(
+                "The change was saved, but the mail server could not be told: "
+                "%(error)s Logins may follow the old setting until its cache expires."
+            ),
+            code="mail_store",
+            params={"error": error},
+        ) from error
 
 
 @dataclass(frozen=True)

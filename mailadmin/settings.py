@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "django_countries",
     "accounts",
     "subaccounts",
+    "mailserver",
 ]
 # The demo office (`seed_demo`, which `make run` uses) and the benchmark
 # (`bench`) live in their own app, on by default; production leaves them out
@@ -284,3 +285,17 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
+
+# Where the mail itself lives: "db" keeps it in this database (the embedded
+# default: demo, `make run`, most tests); "dovecot" makes Dovecot the mail
+# store, driven through its doveadm HTTP API (DOVEADM_URL, e.g.
+# http://127.0.0.1:8080/doveadm/v1, and DOVEADM_API_KEY), with usage rows
+# written by Dovecot's quota_clone (README "Mail servers").
+MAIL_STORE = os.environ.get("MAIL_STORE", "db")
+if MAIL_STORE not in ("db", "dovecot"):
+    raise ImproperlyConfigured("MAIL_STORE must be 'db' or 'dovecot'.")
+DOVEADM_URL = os.environ.get("DOVEADM_URL", "")
+DOVEADM_API_KEY = os.environ.get("DOVEADM_API_KEY", "")
+DOVEADM_TIMEOUT = float(os.environ.get("DOVEADM_TIMEOUT", "10"))
+if MAIL_STORE == "dovecot" and not (DOVEADM_URL and DOVEADM_API_KEY):
+    raise ImproperlyConfigured("MAIL_STORE=dovecot needs DOVEADM_URL and DOVEADM_API_KEY.")

@@ -3,6 +3,9 @@ mail; the second office exists to prove isolation (R7)."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -67,14 +70,19 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(scope="session")
-def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     """On SQLite, a test database in a file rather than in memory: processes
-    started by tests (the export worker, the benchmark's export child) must
-    see the same data."""
+    started by tests (the export worker, the benchmark's export child, the
+    mail servers) must see the same data. Not under pytest's base temporary
+    directory: every pytest run resets that to mode 0700, which would lock
+    out the mail servers' users (dovecot, postfix)."""
     from django.conf import settings
 
     database = settings.DATABASES["default"]
     if database["ENGINE"].endswith("sqlite3") and not database.get("TEST", {}).get("NAME"):
-        database.setdefault("TEST", {})["NAME"] = str(
-            tmp_path_factory.mktemp("sqlite") / "test.sqlite3"
-        )
+        directory = tempfile.mkdtemp(prefix="mailadmin-test-sqlite-")
+        database.setdefault("TEST", {})["NAME"] = str(Path(directory) / "test.sqlite3")
+        yield
+        shutil.rmtree(directory, ignore_errors=True)
+    else:
+        yield

@@ -255,7 +255,15 @@ def test_catalogue_is_current_with_the_sources(tmp_path):
     """makemessages over a copy of the sources finds exactly the msgids the
     committed catalogue holds (run `make messages` when this fails)."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.mo")
-    for folder in ("accounts", "subaccounts", "devtools", "mailadmin", "templates", "locale"):
+    for folder in (
+        "accounts",
+        "subaccounts",
+        "devtools",
+        "mailserver",
+        "mailadmin",
+        "templates",
+        "locale",
+    ):
         if (ROOT / folder).exists():
             shutil.copytree(ROOT / folder, tmp_path / folder, ignore=ignore)
     shutil.copy(ROOT / "manage.py", tmp_path / "manage.py")

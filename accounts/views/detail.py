@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from accounts.access_history import access_window_start, recent_access
-from accounts.mailstore import get_mail_store
+from accounts.mailstore import MailStoreError, get_mail_store
 from accounts.models import AccessLog, Account, Mailbox
 from accounts.permissions import get_account_for_admin, office_admin_required
 from mailadmin.htmx import render_htmx
@@ -99,7 +99,12 @@ def pane_context(request, account: Account) -> dict:
         context["meter_low"] = mailbox.quota_bytes * 8 // 10
         context["meter_high"] = mailbox.quota_bytes * 95 // 100
     if mailbox is not None:
-        context["folders"] = get_mail_store().folder_figures(mailbox)
+        try:
+            context["folders"] = get_mail_store().folder_figures(mailbox)
+        except MailStoreError as error:
+            # The rest of the pane still helps; the admin sees why the
+            # folders are missing.
+            context["folders_error"] = str(error)
         context["history"] = access_history(account, window_start, request.GET.get("access_page"))
     return context
 

@@ -52,13 +52,10 @@ def split_files(text: str) -> dict[str, str]:
 # --- Dovecot ---------------------------------------------------------------
 
 
-def dovecot_lookup(version: str, service: str, login: str, domain: str = "gabiaedu.com"):
+def dovecot_lookup(service: str, login: str, domain: str = "gabiaedu.com"):
     """The password query as Dovecot runs it for ``login@domain``."""
-    if version == "2.3":
-        values = {"%s": service, "%n": login, "%d": domain}
-    else:
-        values = {"%{protocol}": service, "%{user | username}": login, "%{user | domain}": domain}
-    sql = mailserver.expand(mailserver.dovecot_password_query(version), values)
+    values = {"%s": service, "%n": login, "%d": domain}
+    sql = mailserver.expand(mailserver.dovecot_password_query(), values)
     with connection.cursor() as cursor:
         cursor.execute(sql)
         rows = cursor.fetchall()
@@ -85,75 +82,85 @@ def passwords(org, settings):
     return org
 
 
-@pytest.mark.parametrize("version", ["2.3", "2.4"])
-def test_pop3_and_smtp_accept_the_account_password(passwords, version):
+def test_pop3_and_smtp_accept_the_account_password(passwords):
     for service in ("pop3", "smtp", "submission", "imap"):
-        user, password = dovecot_lookup(version, service, "minjun.kim")
+        user, password = dovecot_lookup(service, "minjun.kim")
         assert user == "minjun.kim@gabiaedu.com"
         assert verifies(password, "kim-web-pass")
 
 
-@pytest.mark.parametrize("version", ["2.3", "2.4"])
-def test_a_mail_only_password_is_the_only_one_for_pop3_and_smtp(passwords, version):
+def test_a_mail_only_password_is_the_only_one_for_pop3_and_smtp(passwords):
     for service in ("pop3", "smtp"):
-        _, password = dovecot_lookup(version, service, "seoyeon.lee")
+        _, password = dovecot_lookup(service, "seoyeon.lee")
         assert verifies(password, "lee-mail-only")
         assert not verifies(password, "lee-web-pass")
     # IMAP is not what the mail-only password is for.
-    _, password = dovecot_lookup(version, "imap", "seoyeon.lee")
+    _, password = dovecot_lookup("imap", "seoyeon.lee")
     assert verifies(password, "lee-web-pass")
 
 
-@pytest.mark.parametrize("version", ["2.3", "2.4"])
-def test_switched_off_protocols_and_suspension_refuse(passwords, version):
+def test_switched_off_protocols_and_suspension_refuse(passwords):
     org = passwords
     Mailbox.objects.filter(account=org.kim).update(pop3_enabled=False)
-    assert dovecot_lookup(version, "pop3", "minjun.kim") is None
-    assert dovecot_lookup(version, "smtp", "minjun.kim") is not None
+    assert dovecot_lookup("pop3", "minjun.kim") is None
+    assert dovecot_lookup("smtp", "minjun.kim") is not None
 
     Mailbox.objects.filter(account=org.kim).update(pop3_enabled=True, smtp_enabled=False)
-    assert dovecot_lookup(version, "smtp", "minjun.kim") is None
-    assert dovecot_lookup(version, "submission", "minjun.kim") is None
-    assert dovecot_lookup(version, "pop3", "minjun.kim") is not None
+    assert dovecot_lookup("smtp", "minjun.kim") is None
+    assert dovecot_lookup("submission", "minjun.kim") is None
+    assert dovecot_lookup("pop3", "minjun.kim") is not None
 
     Account.objects.filter(pk=org.kim.pk).update(status=Account.Status.SUSPENDED)
     for service in ("pop3", "smtp", "imap"):
-        assert dovecot_lookup(version, service, "minjun.kim") is None
+        assert dovecot_lookup(service, "minjun.kim") is None
 
 
 def test_who_else_cannot_sign_in(passwords, other):
     org = passwords
     # An ID is looked up in the domain it was given with, case-insensitively.
-    assert dovecot_lookup("2.3", "pop3", "MinJun.Kim", "GabiaEdu.com") is not None
-    assert dovecot_lookup("2.3", "pop3", "minjun.kim", "nowhere.kr") is None
+    assert dovecot_lookup("pop3", "MinJun.Kim", "GabiaEdu.com") is not None
+    assert dovecot_lookup("pop3", "minjun.kim", "nowhere.kr") is None
     # Group mail cannot sign in, nor an account without mail.
     org.group.set_password("group-pass")
     org.group.save()
-    assert dovecot_lookup("2.3", "pop3", "team-sales") is None
-    assert dovecot_lookup("2.3", "pop3", "nomail") is None
+    assert dovecot_lookup("pop3", "team-sales") is None
+    assert dovecot_lookup("pop3", "nomail") is None
     # A hash Dovecot cannot verify (set before Argon2id was first) gives no row.
     Account.objects.filter(pk=org.kim.pk).update(password="pbkdf2_sha256$1000000$salt$hash")
-    assert dovecot_lookup("2.3", "pop3", "minjun.kim") is None
+    assert dovecot_lookup("pop3", "minjun.kim") is None
     # A quote in the login cannot escape the query.
-    assert dovecot_lookup("2.3", "pop3", "x' OR '1'='1") is None
+    assert dovecot_lookup("pop3", "x' OR '1'='1") is None
 
 
-def test_user_query_gives_the_maildir_and_quota(org):
+def user_lookup(login: str, domain: str = "gabiaedu.com"):
     sql = mailserver.expand(
-        mailserver.dovecot_user_query("2.3", mail_root="/srv/vmail/"),
-        {"%n": "minjun.kim", "%d": "gabiaedu.com"},
+        mailserver.dovecot_user_query(mail_root="/srv/vmail/"), {"%n": login, "%d": domain}
     )
     with connection.cursor() as cursor:
         cursor.execute(sql)
-        home, quota_rule = cursor.fetchone()
+        return cursor.fetchall()
+
+
+def test_user_query_gives_the_maildir_and_quota(org):
+    [(user, home, quota_rule)] = user_lookup("MinJun.Kim")
+    assert user == "minjun.kim@gabiaedu.com"  # the name quota_clone's rows carry
     assert home == "/srv/vmail/gabiaedu.com/minjun.kim"
     assert quota_rule == f"*:bytes={org.kim.mailbox.quota_bytes}"
+
+
+def test_user_query_answers_a_subaccount_address_with_its_owner(org, other):
+    make_subaccount(org.kim, "sales")
+    # The quota-status service asks about the recipient Postfix was given.
+    [(user, home, _quota)] = user_lookup("sales")
+    assert (user, home) == ("minjun.kim@gabiaedu.com", "/srv/vmail/gabiaedu.com/minjun.kim")
+    assert user_lookup("sales", "other.co.kr") == []
+    assert user_lookup("nomail") == []  # no mailbox, no mail user
 
 
 @pytest.mark.skipif(shutil.which("doveadm") is None, reason="Dovecot's doveadm is not installed")
 def test_dovecot_itself_verifies_the_hashes(passwords):
     for login, raw in (("minjun.kim", "kim-web-pass"), ("seoyeon.lee", "lee-mail-only")):
-        _, password = dovecot_lookup("2.3", "pop3", login)
+        _, password = dovecot_lookup("pop3", login)
         good = subprocess.run(["doveadm", "pw", "-t", password, "-p", raw], capture_output=True)
         bad = subprocess.run(["doveadm", "pw", "-t", password, "-p", "nope"], capture_output=True)
         assert good.returncode == 0, good.stderr
@@ -238,6 +245,13 @@ def test_postmap_answers_from_the_database(org, other, tmp_path):
     assert postmap("sales@gabiaedu.com", mailbox) is None
     assert postmap("gabiaedu.com", domains) == "gabiaedu.com"
     assert postmap("nowhere.kr", domains) is None
+    # Who may send as an address: its account, for sub-account addresses too.
+    senders = maps["sender_login_maps"]
+    assert postmap("minjun.kim@gabiaedu.com", senders) == "minjun.kim@gabiaedu.com"
+    assert postmap("Sales@gabiaedu.com", senders) == "minjun.kim@gabiaedu.com"
+    assert postmap("sales-kr@other.co.kr", senders) == "minjun.kim@other.co.kr"
+    assert postmap("sales-kr@gabiaedu.com", senders) is None
+    assert postmap("friend@outside.example", senders) is None
 
     delete_subaccount(sales)
     snapshot_sqlite(tmp_path)
@@ -273,16 +287,20 @@ def test_config_names_every_file_and_the_database(org):
         "/etc/postfix/mailadmin/virtual_mailbox_domains.cf",
         "/etc/postfix/mailadmin/virtual_mailbox_maps.cf",
         "/etc/postfix/mailadmin/virtual_alias_maps.cf",
+        "/etc/postfix/mailadmin/sender_login_maps.cf",
+        "/etc/postfix/mailadmin/extension_guard.regexp",
         "/etc/postfix/main.cf (add these lines)",
         "/etc/dovecot/mailadmin-sql.conf.ext",
         "/etc/dovecot/conf.d/99-mailadmin.conf",
     ]
     main_cf = files["/etc/postfix/main.cf (add these lines)"]
-    assert f"virtual_alias_maps = {kind}:/etc/postfix/mailadmin/virtual_alias_maps.cf" in main_cf
+    assert (
+        f"virtual_alias_maps = proxy:{kind}:/etc/postfix/mailadmin/virtual_alias_maps.cf" in main_cf
+    )
     assert "recipient_delimiter = +" in main_cf
     sql_conf = files["/etc/dovecot/mailadmin-sql.conf.ext"]
     assert f"driver = {kind}\n" in sql_conf
-    assert f"password_query = {mailserver.dovecot_password_query('2.3')}\n" in sql_conf
+    assert f"password_query = {mailserver.dovecot_password_query()}\n" in sql_conf
     dovecot_conf = files["/etc/dovecot/conf.d/99-mailadmin.conf"]
     assert "lmtp_save_to_detail_mailbox = yes" in dovecot_conf
     settings_dict = connection.settings_dict
@@ -297,19 +315,59 @@ def test_config_names_every_file_and_the_database(org):
         assert f"dbname={settings_dict['NAME']}" in sql_conf
 
 
-def test_config_for_the_other_database_and_dovecot_24(org):
+def test_config_for_the_other_database(org):
     other_kind = "pgsql" if lookup_type() == "sqlite" else "sqlite"
     out, err = io.StringIO(), io.StringIO()
-    call_command(
-        "mailserver_config", "--db", other_kind, "--dovecot", "2.4", stdout=out, stderr=err
-    )
+    call_command("mailserver_config", "--db", other_kind, stdout=out, stderr=err)
     assert "placeholders" in err.getvalue()
     files = split_files(out.getvalue())
     assert (
-        f"virtual_mailbox_maps = {other_kind}:" in files["/etc/postfix/main.cf (add these lines)"]
+        f"virtual_mailbox_maps = proxy:{other_kind}:"
+        in files["/etc/postfix/main.cf (add these lines)"]
     )
-    dovecot = next(v for k, v in files.items() if "2.4" in k)
-    assert "'%{protocol}'" in dovecot and "%{user | username}" in dovecot
+
+
+def test_dovecot_24_is_no_longer_printed(org):
+    with pytest.raises(CommandError):
+        printed("--dovecot", "2.4")
+
+
+def test_the_dovecot_store_adds_the_doveadm_listener_and_usage_rows(org, settings):
+    settings.MAIL_STORE = "dovecot"
+    settings.DOVEADM_URL = "http://127.0.0.1:8091/doveadm/v1"
+    settings.DOVEADM_API_KEY = "k3y-of-the-console"
+    files = split_files(printed())
+    conf = files["/etc/dovecot/conf.d/99-mailadmin.conf"]
+    assert "doveadm_api_key = k3y-of-the-console\n" in conf
+    assert re.search(
+        r"service doveadm \{\s*inet_listener http \{\s*address = 127.0.0.1\s*port = 8091", conf
+    )
+    assert "mail_plugins = $mail_plugins quota quota_clone" in conf
+    assert "quota = count:User quota" in conf
+    assert "lda_mailbox_autocreate = no" in conf  # the console creates the folders
+    dict_sql = files["/etc/dovecot/mailadmin-dict-sql.conf.ext"]
+    assert "table = mailserver_mailusage" in dict_sql
+    assert "pattern = priv/quota/storage" in dict_sql
+
+
+def test_the_dovecot_store_needs_a_doveadm_url_it_can_print(org, settings):
+    settings.MAIL_STORE = "dovecot"
+    settings.DOVEADM_URL = "https://mail.example.com/api"
+    settings.DOVEADM_API_KEY = "key"
+    with pytest.raises(CommandError, match="DOVEADM_URL must look like"):
+        printed()
+    settings.DOVEADM_URL = "http://127.0.0.1:8091/doveadm/v1"
+    settings.DOVEADM_API_KEY = "with$dollar"
+    with pytest.raises(CommandError, match="DOVEADM_API_KEY"):
+        printed()
+
+
+def test_the_vmail_user_of_the_readme_is_the_only_mail_uid(org):
+    uid, gid = mailserver.vmail_ids()
+    conf = split_files(printed())["/etc/dovecot/conf.d/99-mailadmin.conf"]
+    assert f"first_valid_uid = {uid}\nlast_valid_uid = {uid}\n" in conf
+    assert f"first_valid_gid = {gid}\n" in conf
+    assert "mail_uid = vmail\n" in conf
 
 
 def test_config_refuses_an_unknown_office(db):
