@@ -105,7 +105,7 @@ def test_the_pane_shows_dovecots_folder_figures(servers, org, client):
     assert figures["INBOX"].message_total == 2
     assert figures["sales"].message_total == 1
     assert figures["sales"].role == "subaccount"
-    assert figures["sales"].address == f"sales@{DOMAIN}"
+    assert figures["sales"].address == "sales"
     assert figures["sales"].depth == 1
     # Dovecot's sizes (the W= of the files: sizes as clients see them).
     on_disk = [int(p.name.split(",W=")[1].split(":")[0]) for p in message_files(maildir)]

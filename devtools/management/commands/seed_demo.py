@@ -1,14 +1,13 @@
+import contextlib
+
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
-import contextlib
-
 from django.test.utils import override_settings
 
 from accounts.mailstore import MailStoreError
 from accounts.models import Account, Office
 from devtools.demo import require_embedded_store, seconds_str, seed_office
-
 
 _nothing = contextlib.nullcontext
 
