@@ -4,5 +4,5 @@ from accounts.views import users
 
 urlpatterns = [
     path("", users.user_list, name="users"),
-    path("<str:login_id>/", users.user_detail, name="user_detail"),
+    path("<segment:login_id>/", users.user_detail, name="user_detail"),
 ]
