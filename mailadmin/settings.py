@@ -68,6 +68,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside everything below, so it also marks their own answers
+    # (CSRF refusals, lockouts, redirects).
+    "mailadmin.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "mailadmin.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
