@@ -179,8 +179,11 @@ def login(request, domain):
         context.update(form=form)
         return render(request, "accounts/login_password.html", context, status=200)
 
-    # Signing in to another office replaces the old session entirely.
+    # Signing in to another office replaces the old session entirely; signing
+    # in again as the same account still gets a new session key (Django
+    # keeps the key then), so a key seen before the sign-in is worth nothing.
     with transaction.atomic():
+        request.session.cycle_key()
         auth.login(request, user)
         if user.is_office_admin:
             audit.record(
