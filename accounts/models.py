@@ -548,3 +548,28 @@ class ExportJob(models.Model):
 
     def is_expired(self, now=None) -> bool:
         return (now or timezone.now()) >= self.expires
+
+
+class LoginThrottle(models.Model):
+    """Failed sign-ins from one IP address, whatever the IDs (django-axes
+    counts per ID + IP; this is the second, wider counter beside it).
+
+    ``failures`` counts from ``window_start``; reaching the IP limit sets
+    ``locked_until``. IDs no account has are counted here too, in
+    ``unknown_ids`` ({"id@domain": [failures, last failure as a timestamp]}),
+    so guessing at made-up IDs adds no row per ID: the entries only grow
+    while the IP may still fail, so the IP limit bounds them, and stale ones
+    are dropped on every write.
+    """
+
+    ip = models.CharField(max_length=45, unique=True)  # "" when the peer is unknown
+    window_start = models.DateTimeField()
+    failures = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    unknown_ids = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["window_start"], name="loginthrottle_window")]
+
+    def __str__(self) -> str:
+        return f"{self.ip or '?'}: {self.failures}"

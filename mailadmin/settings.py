@@ -172,6 +172,13 @@ AXES_ENABLE_ADMIN = False
 AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False
 
+# Beside it, per IP (accounts/throttle.py): LOGIN_IP_FAILURE_LIMIT failed
+# sign-ins from one IP within LOGIN_IP_COOLOFF_MINUTES, whatever the IDs,
+# lock that IP for as long; IDs no account has are counted there too (one
+# row per IP, not one per made-up ID).
+LOGIN_IP_FAILURE_LIMIT = int(os.environ.get("LOGIN_IP_FAILURE_LIMIT", "30"))
+LOGIN_IP_COOLOFF = timedelta(minutes=int(os.environ.get("LOGIN_IP_COOLOFF_MINUTES", "15")))
+
 # Internationalisation: Korean first, English by choice (never by Accept-Language).
 LANGUAGE_CODE = "ko"
 LANGUAGES = [("ko", _("Korean")), ("en", _("English"))]

@@ -14,6 +14,7 @@ from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib import auth
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
 from django.db.models import Max
@@ -28,7 +29,7 @@ from django.views import i18n
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from accounts import audit
+from accounts import audit, throttle
 from accounts.forms import DomainForm, LoginIdForm, PasswordForm
 from accounts.models import Account, AuditEvent, Office
 from accounts.permissions import get_office_or_404
@@ -49,8 +50,7 @@ def _lockout_minutes_left(request, username: str) -> int:
     return max(1, math.ceil(seconds / 60))
 
 
-def _locked_out(request, context, form, username: str):
-    minutes = _lockout_minutes_left(request, username)
+def _locked_out(request, context, form, minutes: int):
     form.errors.clear()
     form.add_error(
         None,
@@ -65,6 +65,50 @@ def _locked_out(request, context, form, username: str):
     )
     context.update(form=form, locked_out=True)
     return render(request, "accounts/login_password.html", context, status=LOCKED_OUT_STATUS)
+
+
+def _count_failure(
+    request, office: Office, login_id: str, account: Account | None, *, unknown: bool
+) -> int | None:
+    """Count a failed sign-in (a password, or a second-factor code) towards
+    the ID's lock and the IP's, audit it, and say for how many minutes it
+    locked this sign-in, if it did.
+
+    django-axes has already counted a real ID's password failure (its
+    signal fires in authenticate()); ``unknown`` IDs are counted in the IP's
+    row instead. Later attempts during a lock are refused before reaching
+    here, so each lock is audited once.
+    """
+    ip = audit.client_ip(request)
+    username = f"{login_id}@{office.domain}"
+    failure = throttle.record_failure(ip, unknown_username=username if unknown else None)
+    admin = account if account is not None and account.is_office_admin else None
+    if admin is not None:
+        audit.record(
+            office=office,
+            action=AuditEvent.Action.LOGIN_FAILED,
+            actor_label=login_id,
+            target=admin,
+            ip=ip,
+        )
+    id_locked = failure.id_locked or getattr(request, "axes_locked_out", False)
+    if not (id_locked or failure.ip_locked):
+        return None
+    limit, cooloff = (
+        (settings.AXES_FAILURE_LIMIT, settings.AXES_COOLOFF_TIME)
+        if id_locked
+        else (settings.LOGIN_IP_FAILURE_LIMIT, settings.LOGIN_IP_COOLOFF)
+    )
+    audit.record(
+        office=office,
+        action=AuditEvent.Action.LOGIN_LOCKED,
+        actor_label=login_id,
+        target=account,
+        target_label=login_id,
+        data={"failures": limit, "cooloff_minutes": round(cooloff.total_seconds() / 60)},
+        ip=ip,
+    )
+    return max(1, math.ceil(cooloff.total_seconds() / 60))
 
 
 def lockout_response(request, original_response=None, credentials=None) -> HttpResponse:
@@ -140,41 +184,31 @@ def login(request, domain):
     login_id = form.cleaned_data["login_id"].strip().lower().split("@", 1)[0]
     username = f"{login_id}@{office.domain}"
     context["login_id"] = login_id
-    # A locked-out ID + address pair is refused before the password is even
-    # checked (AxesStandaloneBackend would refuse it too).
-    if settings.AXES_ENABLED and not AxesProxyHandler.is_allowed(request, {"username": username}):
-        return _locked_out(request, context, form, username)
-    user = auth.authenticate(request, username=username, password=form.cleaned_data["password"])
+    ip = audit.client_ip(request)
+    # Locks are checked before the password is: a locked IP, or a locked ID +
+    # IP pair (AxesStandaloneBackend would refuse the latter too), is refused
+    # even with the right password.
+    minutes = throttle.ip_locked_minutes(ip)
+    if minutes is not None:
+        return _locked_out(request, context, form, minutes)
+    account = Account.objects.filter(office=office, login_id=login_id).first()
+    if account is None:
+        minutes = throttle.unknown_id_locked_minutes(ip, username)
+        if minutes is not None:
+            return _locked_out(request, context, form, minutes)
+        # As long as checking a real password, so timing says nothing either.
+        make_password(form.cleaned_data["password"])
+        user = None
+    else:
+        if settings.AXES_ENABLED and not AxesProxyHandler.is_allowed(
+            request, {"username": username}
+        ):
+            return _locked_out(request, context, form, _lockout_minutes_left(request, username))
+        user = auth.authenticate(request, username=username, password=form.cleaned_data["password"])
     if user is None:
-        ip = audit.client_ip(request)
-        admin = Account.objects.filter(
-            office=office, login_id=login_id, role=Account.Role.SUPER_ADMIN
-        ).first()
-        if admin is not None:
-            audit.record(
-                office=office,
-                action=AuditEvent.Action.LOGIN_FAILED,
-                actor_label=login_id,
-                target=admin,
-                ip=ip,
-            )
-        # axes flags the request whose failure reached the limit; later
-        # attempts are refused above without reaching here, so this is one
-        # audit event per lockout, whoever the ID belongs to (or nobody).
-        if getattr(request, "axes_locked_out", False):
-            audit.record(
-                office=office,
-                action=AuditEvent.Action.LOGIN_LOCKED,
-                actor_label=login_id,
-                target=admin or Account.objects.filter(office=office, login_id=login_id).first(),
-                target_label=login_id,
-                data={
-                    "failures": settings.AXES_FAILURE_LIMIT,
-                    "cooloff_minutes": round(settings.AXES_COOLOFF_TIME.total_seconds() / 60),
-                },
-                ip=ip,
-            )
-            return _locked_out(request, context, form, username)
+        locked = _count_failure(request, office, login_id, account, unknown=account is None)
+        if locked is not None:
+            return _locked_out(request, context, form, locked)
         form.add_error(None, GENERIC_LOGIN_ERROR)
         context.update(form=form)
         return render(request, "accounts/login_password.html", context, status=200)
