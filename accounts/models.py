@@ -523,10 +523,18 @@ class ExportJob(models.Model):
     created = models.DateTimeField(default=timezone.now)
     finished = models.DateTimeField(null=True, blank=True)
     expires = models.DateTimeField()
+    # Liveness (accounts/export_jobs.py): the running worker touches
+    # ``heartbeat`` every few seconds; a running job whose heartbeat stopped
+    # lost its worker and is started again (``attempts`` counts the runs) or
+    # given up. ``task_id`` is the django-tasks result of the current run.
+    heartbeat = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    task_id = models.CharField(max_length=64, blank=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["office", "created"], name="exportjob_office_created"),
+            models.Index(fields=["status", "heartbeat"], name="exportjob_status_heartbeat"),
             models.Index(fields=["expires"], name="exportjob_expires"),
         ]
         constraints = [

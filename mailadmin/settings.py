@@ -284,6 +284,15 @@ MAILADMIN_EXPORT_TTL_SECONDS = int(os.environ.get("MAILADMIN_EXPORT_TTL_SECONDS"
 MAILADMIN_EXPORT_PROGRESS_ROWS = int(os.environ.get("MAILADMIN_EXPORT_PROGRESS_ROWS", "2000"))
 MAILADMIN_EXPORT_CHUNK_PAUSE = float(os.environ.get("MAILADMIN_EXPORT_CHUNK_PAUSE", "0"))
 
+# Background jobs that lose their worker (killed, machine gone): a running
+# job touches its heartbeat every MAILADMIN_JOB_HEARTBEAT_SECONDS; one whose
+# heartbeat is older than MAILADMIN_JOB_STALE_SECONDS is started again from
+# scratch by another worker, at most MAILADMIN_JOB_MAX_RETRIES times, then
+# marked failed.
+MAILADMIN_JOB_HEARTBEAT_SECONDS = float(os.environ.get("MAILADMIN_JOB_HEARTBEAT_SECONDS", "10"))
+MAILADMIN_JOB_STALE_SECONDS = float(os.environ.get("MAILADMIN_JOB_STALE_SECONDS", "60"))
+MAILADMIN_JOB_MAX_RETRIES = int(os.environ.get("MAILADMIN_JOB_MAX_RETRIES", "2"))
+
 # Argon2id first: Dovecot verifies Django's Argon2id hashes natively
 # ({ARGON2ID}, see accounts/mailserver.py and README "Mail servers"), so POP3
 # and SMTP accept the same passwords as the web. Older PBKDF2 hashes still
