@@ -8,8 +8,8 @@ import io
 import openpyxl
 import pytest
 from django.core.management import call_command
-from django.urls import reverse
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.export_jobs import export_job_run, export_jobs_prune
