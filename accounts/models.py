@@ -37,6 +37,9 @@ class Office(models.Model):
     )
     time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Seoul")
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # Every admin must sign in with a second factor (those without one are
+    # sent to set it up after the password).
+    require_two_factor = models.BooleanField(_("two-factor sign-in required"), default=False)
 
     class Meta:
         verbose_name = _("office")
@@ -462,6 +465,11 @@ class AuditEvent(models.Model):
         LOGIN = "login", _("Admin login")
         LOGIN_FAILED = "login_failed", _("Failed admin login")
         LOGIN_LOCKED = "login_locked", _("Login locked out")
+        TWO_FACTOR_ENABLED = "two_factor_enabled", _("Two-factor sign-in set up")
+        TWO_FACTOR_DISABLED = "two_factor_disabled", _("Two-factor sign-in turned off")
+        TWO_FACTOR_RESET = "two_factor_reset", _("Two-factor sign-in reset")
+        TWO_FACTOR_CODES = "two_factor_codes", _("New recovery codes")
+        TWO_FACTOR_POLICY = "two_factor_policy", _("Two-factor requirement changed")
         LOGOUT = "logout", _("Logout")
         MAILBOX_EMPTY = "mailbox_empty", _("Mailbox emptied")
         SUBACCOUNT_ADD = "subaccount_add", _("Sub-account added")

@@ -52,6 +52,11 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "axes",
     "csp",
+    # Two-factor sign-in for admins: TOTP devices and single-use recovery
+    # codes (accounts/two_factor.py).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     # Country names (with their Korean catalogue) for the access history.
     "django_countries",
     "accounts",
@@ -178,6 +183,22 @@ AXES_VERBOSE = False
 # row per IP, not one per made-up ID).
 LOGIN_IP_FAILURE_LIMIT = int(os.environ.get("LOGIN_IP_FAILURE_LIMIT", "30"))
 LOGIN_IP_COOLOFF = timedelta(minutes=int(os.environ.get("LOGIN_IP_COOLOFF_MINUTES", "15")))
+
+# Two-factor sign-in (accounts/two_factor.py). Wrong codes count towards
+# the per-ID and per-IP locks above, which bound guessing; django-otp's own
+# per-device back-off would refuse even the right code for a while after a
+# typo, so it is off.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+
+
+def OTP_TOTP_ISSUER(device) -> str:  # noqa: N802 - a setting django-otp calls
+    """What authenticator apps list the entry under: the office's name."""
+    return device.user.office.name
+
+
+# How long the code step waits after a right password.
+MAILADMIN_TWO_FACTOR_STEP_SECONDS = 300
 
 # Internationalisation: Korean first, English by choice (never by Accept-Language).
 LANGUAGE_CODE = "ko"

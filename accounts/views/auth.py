@@ -7,6 +7,7 @@ its office, so the office comes from the URL and the ID from the form.
 from __future__ import annotations
 
 import math
+import time
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from axes.handlers.proxy import AxesProxyHandler
@@ -15,6 +16,7 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
 from django.db.models import Max
@@ -29,12 +31,15 @@ from django.views import i18n
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from accounts import audit, throttle
-from accounts.forms import DomainForm, LoginIdForm, PasswordForm
+from accounts import audit, throttle, two_factor
+from accounts.forms import CodeForm, DomainForm, LoginIdForm, PasswordForm
 from accounts.models import Account, AuditEvent, Office
 from accounts.permissions import get_office_or_404
 
 GENERIC_LOGIN_ERROR = gettext_lazy("The ID or password is incorrect.")
+# In the session between a right password and the second factor.
+PENDING_KEY = "two_factor_pending"
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 LOCKED_OUT_STATUS = 429
 
 
@@ -168,6 +173,8 @@ def login(request, domain):
         return _login_as_whole_page(request, office, next_url)
     context = {"office": office, "next": next_url}
 
+    if request.method == "POST" and "code" in request.POST:
+        return _code_step(request, office, context)
     if request.method == "GET" or "password" not in request.POST:
         id_form = LoginIdForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and id_form.is_valid():
@@ -213,24 +220,92 @@ def login(request, domain):
         context.update(form=form)
         return render(request, "accounts/login_password.html", context, status=200)
 
+    if user.is_office_admin and two_factor.has_two_factor(user):
+        # The password was right; the code from the app is the third step.
+        request.session[PENDING_KEY] = {
+            "account": user.pk,
+            "office": office.pk,
+            "at": int(time.time()),
+        }
+        context["form"] = CodeForm()
+        return render(request, "accounts/login_code.html", context)
+    return _sign_in(request, office, user)
+
+
+def _sign_in(request, office: Office, user: Account, second_factor: str = "") -> HttpResponse:
     # Signing in to another office replaces the old session entirely; signing
     # in again as the same account still gets a new session key (Django
     # keeps the key then), so a key seen before the sign-in is worth nothing.
     with transaction.atomic():
+        request.session.pop(PENDING_KEY, None)
         request.session.cycle_key()
-        auth.login(request, user)
+        auth.login(request, user, backend=MODEL_BACKEND)
         if user.is_office_admin:
             audit.record(
                 office=office,
                 action=AuditEvent.Action.LOGIN,
                 actor=user,
                 target=user,
+                data={"second_factor": second_factor} if second_factor else None,
                 ip=audit.client_ip(request),
             )
-    response = HttpResponseRedirect(_safe_next(request, office))
+    target = _safe_next(request, office)
+    if office.require_two_factor and user.is_office_admin and not second_factor:
+        # Required of every admin, and this one has none yet: set it up first.
+        target = reverse("two_factor", args=[office.domain])
+    response = HttpResponseRedirect(target)
     if user.language:
         _set_language_cookie(response, user.language)
     return response
+
+
+def _password_form(account: Account) -> PasswordForm:
+    """The password step again (where a lock is shown), for this ID."""
+    form = PasswordForm({"login_id": account.login_id})
+    form.is_valid()
+    return form
+
+
+def _code_step(request, office: Office, context: dict) -> HttpResponse:
+    """The third step: a code from the app (or a recovery code) after the
+    right password. A wrong code counts like a wrong password, towards the
+    ID's lock and the IP's."""
+    pending = request.session.get(PENDING_KEY)
+    account = None
+    if (
+        isinstance(pending, dict)
+        and pending.get("office") == office.pk
+        and time.time() - pending.get("at", 0) < settings.MAILADMIN_TWO_FACTOR_STEP_SECONDS
+    ):
+        account = Account.objects.filter(pk=pending.get("account"), office=office).first()
+    if account is None:
+        request.session.pop(PENDING_KEY, None)
+        context["form"] = LoginIdForm()
+        context["notice"] = _("Please sign in again.")
+        return render(request, "accounts/login_id.html", context, status=400)
+    context["login_id"] = account.login_id
+    username = f"{account.login_id}@{office.domain}"
+    form = CodeForm(request.POST)
+    minutes = throttle.ip_locked_minutes(audit.client_ip(request))
+    if minutes is None and settings.AXES_ENABLED:
+        if not AxesProxyHandler.is_allowed(request, {"username": username}):
+            minutes = _lockout_minutes_left(request, username)
+    if minutes is not None:
+        request.session.pop(PENDING_KEY, None)
+        return _locked_out(request, context, _password_form(account), minutes)
+    used = two_factor.verify(account, form.data.get("code", "")) if form.is_valid() else None
+    if used:
+        return _sign_in(request, office, account, second_factor=used)
+    # django-axes counts it for the ID (as it would a wrong password).
+    user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
+    locked = _count_failure(request, office, account.login_id, account, unknown=False)
+    if locked is not None:
+        request.session.pop(PENDING_KEY, None)
+        return _locked_out(request, context, _password_form(account), locked)
+    form.errors.clear()
+    form.add_error("code", _("The code is incorrect."))
+    context["form"] = form
+    return render(request, "accounts/login_code.html", context, status=200)
 
 
 @require_POST
