@@ -5,7 +5,6 @@ another admin's second factor (accounts/two_factor.py does the work)."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -95,8 +94,8 @@ def two_factor_reset(request, login_id):
     that admin signs in with the password again and sets up anew."""
     # The account first: an ID this office lacks is 404 whatever the method.
     account, can_write = get_account_for_admin(request, login_id)
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
+    if request.method != "POST":  # nothing to show here: the button is there
+        return redirect("user_detail", request.office.domain, account.login_id)
     require_write(request, can_write)
     if account.pk == request.user.pk:
         messages.error(request, _("Manage your own two-factor sign-in on your security page."))
