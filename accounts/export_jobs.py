@@ -170,11 +170,12 @@ class _Heartbeat:
         self.lost = threading.Event()
         self.thread = threading.Thread(target=self._loop, name=f"heartbeat {job_pk}", daemon=True)
 
-    def beat(self, **changes) -> None:
+    def beat(self, **changes) -> bool:
+        """Touch the heartbeat (with ``changes``); False once the job is no
+        longer this run's."""
         if not self.mine.update(heartbeat=timezone.now(), **changes):
             self.lost.set()
-        if self.lost.is_set():
-            raise _Superseded
+        return not self.lost.is_set()
 
     def _loop(self) -> None:
         try:
@@ -213,12 +214,16 @@ class _Progress:
             yield row
             self.done += 1
             if self.done % self.every == 0:
-                self.save()
+                if not self.save():
+                    # Taken over: end the rows here, so the writer closes its
+                    # file normally; the run then sees it lost the job and
+                    # throws the file away.
+                    return
                 if self.pause:
                     time.sleep(self.pause)
 
-    def save(self) -> None:
-        self.heartbeat.beat(done=min(self.done, self.job.total))
+    def save(self) -> bool:
+        return self.heartbeat.beat(done=min(self.done, self.job.total))
 
 
 def export_job_run(*, job_id: str) -> None:
