@@ -142,7 +142,7 @@ def verify(account: Account, code: str) -> str | None:
 @transaction.atomic
 def two_factor_remove(
     *,
-    actor: Account,
+    actor: Account | None,
     account: Account,
     ip: str | None,
     action: str = AuditEvent.Action.TWO_FACTOR_DISABLED,

@@ -252,3 +252,17 @@ def test_an_ordinary_account_cannot_reach_any_of_it(user_client, org):
     assert user_client.get(security_url(org)).status_code == 403
     url = reverse("two_factor_reset", args=[org.office.domain, "admin"])
     assert user_client.post(url).status_code == 403
+
+
+def test_the_command_line_reset_for_a_lone_admin(client, org, enrolled):
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("two_factor_reset", "Admin@gabiaedu.com", stdout=out)
+    assert "removed" in out.getvalue()
+    assert not two_factor.has_two_factor(org.admin)
+    event = AuditEvent.objects.get(action="two_factor_reset")
+    assert event.actor is None and event.target == org.admin
+    assert password_step(client, org).status_code == 302
