@@ -38,6 +38,24 @@ class PasswordForm(forms.Form):
     )
 
 
+class CodeForm(forms.Form):
+    """The third sign-in step, and setting up the app: a six-digit code
+    from the authenticator app, or (at sign-in) one recovery code."""
+
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=32,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "autofocus": True,
+                "autocapitalize": "off",
+                "spellcheck": "false",
+            }
+        ),
+    )
+
+
 class AccountUpdateForm(forms.Form):
     """사용자 관리: what an admin changes on one account.
 

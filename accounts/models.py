@@ -37,6 +37,9 @@ class Office(models.Model):
     )
     time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Seoul")
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # Every admin must sign in with a second factor (those without one are
+    # sent to set it up after the password).
+    require_two_factor = models.BooleanField(_("two-factor sign-in required"), default=False)
 
     class Meta:
         verbose_name = _("office")
@@ -462,6 +465,11 @@ class AuditEvent(models.Model):
         LOGIN = "login", _("Admin login")
         LOGIN_FAILED = "login_failed", _("Failed admin login")
         LOGIN_LOCKED = "login_locked", _("Login locked out")
+        TWO_FACTOR_ENABLED = "two_factor_enabled", _("Two-factor sign-in set up")
+        TWO_FACTOR_DISABLED = "two_factor_disabled", _("Two-factor sign-in turned off")
+        TWO_FACTOR_RESET = "two_factor_reset", _("Two-factor sign-in reset")
+        TWO_FACTOR_CODES = "two_factor_codes", _("New recovery codes")
+        TWO_FACTOR_POLICY = "two_factor_policy", _("Two-factor requirement changed")
         LOGOUT = "logout", _("Logout")
         MAILBOX_EMPTY = "mailbox_empty", _("Mailbox emptied")
         SUBACCOUNT_ADD = "subaccount_add", _("Sub-account added")
@@ -523,10 +531,18 @@ class ExportJob(models.Model):
     created = models.DateTimeField(default=timezone.now)
     finished = models.DateTimeField(null=True, blank=True)
     expires = models.DateTimeField()
+    # Liveness (accounts/export_jobs.py): the running worker touches
+    # ``heartbeat`` every few seconds; a running job whose heartbeat stopped
+    # lost its worker and is started again (``attempts`` counts the runs) or
+    # given up. ``task_id`` is the django-tasks result of the current run.
+    heartbeat = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    task_id = models.CharField(max_length=64, blank=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["office", "created"], name="exportjob_office_created"),
+            models.Index(fields=["status", "heartbeat"], name="exportjob_status_heartbeat"),
             models.Index(fields=["expires"], name="exportjob_expires"),
         ]
         constraints = [
@@ -548,3 +564,28 @@ class ExportJob(models.Model):
 
     def is_expired(self, now=None) -> bool:
         return (now or timezone.now()) >= self.expires
+
+
+class LoginThrottle(models.Model):
+    """Failed sign-ins from one IP address, whatever the IDs (django-axes
+    counts per ID + IP; this is the second, wider counter beside it).
+
+    ``failures`` counts from ``window_start``; reaching the IP limit sets
+    ``locked_until``. IDs no account has are counted here too, in
+    ``unknown_ids`` ({"id@domain": [failures, last failure as a timestamp]}),
+    so guessing at made-up IDs adds no row per ID: the entries only grow
+    while the IP may still fail, so the IP limit bounds them, and stale ones
+    are dropped on every write.
+    """
+
+    ip = models.CharField(max_length=45, unique=True)  # "" when the peer is unknown
+    window_start = models.DateTimeField()
+    failures = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    unknown_ids = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["window_start"], name="loginthrottle_window")]
+
+    def __str__(self) -> str:
+        return f"{self.ip or '?'}: {self.failures}"

@@ -11,7 +11,9 @@ the office:
    looked at, the HTTP method included, so it cannot even learn which
    screens or IDs this office has;
 4. an account of the same office whose role opens no console gets 403: it
-   knows the office exists, it just may not manage it.
+   knows the office exists, it just may not manage it;
+5. when the office requires two-factor sign-in, an admin who has not set it
+   up is sent to the page that does so (the only one open to them).
 
 Views wrapped here receive ``request.office`` and run with the office's time
 zone active; they do not receive ``domain`` themselves.
@@ -35,9 +37,10 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.models import Account, Office
 
@@ -70,6 +73,12 @@ def get_office_or_404(domain: str) -> Office:
     return get_object_or_404(Office, domain=domain.lower())
 
 
+def _has_two_factor(account: Account) -> bool:
+    from accounts.two_factor import has_two_factor
+
+    return has_two_factor(account)
+
+
 def office_admin_required(view):
     """Let only the office's administrators in, answering in the order the
     module docstring gives; the view gets ``request.office``."""
@@ -86,6 +95,17 @@ def office_admin_required(view):
             raise Http404("not an account of this office")
         if not can_manage(user):
             raise PermissionDenied
+        if (
+            office.require_two_factor
+            and not getattr(view, "two_factor_setup", False)
+            and not _has_two_factor(user)
+        ):
+            # The office requires a second factor of every admin: until this
+            # one has set it up, that page is the only one open.
+            target = reverse("two_factor", args=[office.domain])
+            if getattr(request, "htmx", False):
+                return HttpResponseClientRedirect(target)
+            return redirect(target)
         request.office = office
         timezone.activate(office.time_zone)
         try:

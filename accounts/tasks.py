@@ -8,3 +8,11 @@ from accounts import export_jobs
 @task()
 def run_export_job(job_id: str) -> None:
     export_jobs.export_job_run(job_id=job_id)
+
+
+@task()
+def sweep_jobs() -> None:
+    """Finds jobs whose worker died (see accounts/export_jobs.py) and stays
+    queued, a little in the future, while any job is unfinished."""
+    export_jobs.recover_stale_jobs()
+    export_jobs.schedule_sweep()

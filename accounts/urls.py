@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from accounts.views import auth, manage
+from accounts.views import auth, manage, security
 
 urlpatterns = [
     path("", auth.office_home, name="office_home"),
@@ -11,4 +11,5 @@ urlpatterns = [
     path("manage/mail/accounts/", include("accounts.urls_mail")),
     path("manage/users/", include("accounts.urls_users")),
     path("manage/audit/", include("accounts.urls_audit")),
+    path("manage/security/", security.two_factor_page, name="two_factor"),
 ]

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import auth, messages
 from django.contrib.auth import SESSION_KEY
 from django.utils import translation
+from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 
 
@@ -27,6 +28,27 @@ class LanguageMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
         translation.deactivate()
+        return response
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: private, no-store`` on every response the app itself
+    makes (static files are answered by WhiteNoise before this runs).
+
+    Signed-in pages show rosters, mail sizes and the audit log, and the
+    downloads are those rosters: neither a shared proxy nor the browser's
+    disk cache may keep a copy. The signed-out pages (the domain prompt, the
+    sign-in steps) are cheap and carry a CSRF token, so one rule for
+    everything is simpler than deciding per page and loses nothing.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        # patch_cache_control drops "public" when "private" is set.
+        patch_cache_control(response, private=True, no_store=True)
         return response
 
 

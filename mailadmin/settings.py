@@ -52,6 +52,11 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "axes",
     "csp",
+    # Two-factor sign-in for admins: TOTP devices and single-use recovery
+    # codes (accounts/two_factor.py).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     # Country names (with their Korean catalogue) for the access history.
     "django_countries",
     "accounts",
@@ -69,6 +74,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside everything below, so it also marks their own answers
+    # (CSRF refusals, lockouts, redirects).
+    "mailadmin.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "mailadmin.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -170,6 +178,29 @@ AXES_ENABLE_ADMIN = False
 AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False
 
+# Beside it, per IP (accounts/throttle.py): LOGIN_IP_FAILURE_LIMIT failed
+# sign-ins from one IP within LOGIN_IP_COOLOFF_MINUTES, whatever the IDs,
+# lock that IP for as long; IDs no account has are counted there too (one
+# row per IP, not one per made-up ID).
+LOGIN_IP_FAILURE_LIMIT = int(os.environ.get("LOGIN_IP_FAILURE_LIMIT", "30"))
+LOGIN_IP_COOLOFF = timedelta(minutes=int(os.environ.get("LOGIN_IP_COOLOFF_MINUTES", "15")))
+
+# Two-factor sign-in (accounts/two_factor.py). Wrong codes count towards
+# the per-ID and per-IP locks above, which bound guessing; django-otp's own
+# per-device back-off would refuse even the right code for a while after a
+# typo, so it is off.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+
+
+def OTP_TOTP_ISSUER(device) -> str:  # noqa: N802 - a setting django-otp calls
+    """What authenticator apps list the entry under: the office's name."""
+    return device.user.office.name
+
+
+# How long the code step waits after a right password.
+MAILADMIN_TWO_FACTOR_STEP_SECONDS = 300
+
 # Internationalisation: Korean first, English by choice (never by Accept-Language).
 LANGUAGE_CODE = "ko"
 LANGUAGES = [("ko", _("Korean")), ("en", _("English"))]
@@ -238,6 +269,7 @@ if not DEBUG:
     # cannot plant or overwrite them.
     SESSION_COOKIE_NAME = "__Host-sessionid"
     CSRF_COOKIE_NAME = "__Host-csrftoken"
+    LANGUAGE_COOKIE_NAME = "__Host-" + LANGUAGE_COOKIE_NAME
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
@@ -273,6 +305,15 @@ MAILADMIN_EXPORT_TTL_SECONDS = int(os.environ.get("MAILADMIN_EXPORT_TTL_SECONDS"
 # each such chunk (seconds) to spare a busy database.
 MAILADMIN_EXPORT_PROGRESS_ROWS = int(os.environ.get("MAILADMIN_EXPORT_PROGRESS_ROWS", "2000"))
 MAILADMIN_EXPORT_CHUNK_PAUSE = float(os.environ.get("MAILADMIN_EXPORT_CHUNK_PAUSE", "0"))
+
+# Background jobs that lose their worker (killed, machine gone): a running
+# job touches its heartbeat every MAILADMIN_JOB_HEARTBEAT_SECONDS; one whose
+# heartbeat is older than MAILADMIN_JOB_STALE_SECONDS is started again from
+# scratch by another worker, at most MAILADMIN_JOB_MAX_RETRIES times, then
+# marked failed.
+MAILADMIN_JOB_HEARTBEAT_SECONDS = float(os.environ.get("MAILADMIN_JOB_HEARTBEAT_SECONDS", "10"))
+MAILADMIN_JOB_STALE_SECONDS = float(os.environ.get("MAILADMIN_JOB_STALE_SECONDS", "60"))
+MAILADMIN_JOB_MAX_RETRIES = int(os.environ.get("MAILADMIN_JOB_MAX_RETRIES", "2"))
 
 # Argon2id first: Dovecot verifies Django's Argon2id hashes natively
 # ({ARGON2ID}, see accounts/mailserver.py and README "Mail servers"), so POP3

@@ -4,5 +4,5 @@ from subaccounts import views
 
 urlpatterns = [
     path("", views.subaccount_dialog, name="subaccounts"),
-    path("<str:local_part>/delete/", views.subaccount_delete, name="subaccount_delete"),
+    path("<segment:local_part>/delete/", views.subaccount_delete, name="subaccount_delete"),
 ]

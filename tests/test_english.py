@@ -112,10 +112,15 @@ class VisibleText(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.hidden = 0
+        self.untranslated_codes = 0
 
     def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
         if tag in {"script", "style"} or attributes.get("lang") == "en":
+            self.hidden += 1
+        # A value in no language (a key to type into an app) says so.
+        if tag == "code" and attributes.get("translate") == "no":
+            self.untranslated_codes += 1
             self.hidden += 1
         self.parts += [v for k, v in attrs if k in self.SPOKEN and v]
         if tag == "input" and attributes.get("type") in {"submit", "button"}:
@@ -123,6 +128,9 @@ class VisibleText(HTMLParser):
 
     def handle_endtag(self, tag):
         if tag in {"script", "style", "option"} and self.hidden:
+            self.hidden -= 1
+        if tag == "code" and self.untranslated_codes:
+            self.untranslated_codes -= 1
             self.hidden -= 1
 
     def handle_data(self, data):
@@ -132,6 +140,8 @@ class VisibleText(HTMLParser):
 
 # Words a Korean screen may show in Latin letters: units, protocols, formats.
 LATIN_IN_KOREAN = {"KB", "MB", "GB", "TB", "B", "POP", "SMTP", "IMAP", "IP", "xlsx", "Excel"}
+# and product names (authenticator apps) and the QR code
+LATIN_IN_KOREAN |= {"Google", "Microsoft", "Authenticator", "QR"}
 
 
 def data_strings() -> list[str]:

@@ -151,13 +151,21 @@ def test_production_cookies_are_secure_httponly_and_samesite():
         "CSRF_COOKIE_SAMESITE",
         "CSRF_COOKIE_NAME",
         "LANGUAGE_COOKIE_SECURE",
+        "LANGUAGE_COOKIE_NAME",
+        "LANGUAGE_COOKIE_PATH",
+        "LANGUAGE_COOKIE_DOMAIN",
     )
     assert values["SESSION_COOKIE_SECURE"] and values["CSRF_COOKIE_SECURE"]
     assert values["SESSION_COOKIE_HTTPONLY"] and values["CSRF_COOKIE_HTTPONLY"]
     assert values["SESSION_COOKIE_SAMESITE"] == values["CSRF_COOKIE_SAMESITE"] == "Lax"
     assert values["SESSION_COOKIE_NAME"].startswith("__Host-")
     assert values["CSRF_COOKIE_NAME"].startswith("__Host-")
+    # The language cookie follows the session cookie: __Host- (Secure, path
+    # "/", no Domain, or browsers refuse it).
     assert values["LANGUAGE_COOKIE_SECURE"]
+    assert values["LANGUAGE_COOKIE_NAME"].startswith("__Host-")
+    assert values["LANGUAGE_COOKIE_PATH"] == "/"
+    assert values["LANGUAGE_COOKIE_DOMAIN"] is None
 
 
 def test_check_deploy_is_clean_with_the_readme_production_environment():

@@ -7,6 +7,7 @@ its office, so the office comes from the URL and the ID from the form.
 from __future__ import annotations
 
 import math
+import time
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from axes.handlers.proxy import AxesProxyHandler
@@ -14,6 +15,8 @@ from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib import auth
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
 from django.db.models import Max
@@ -28,12 +31,15 @@ from django.views import i18n
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from accounts import audit
-from accounts.forms import DomainForm, LoginIdForm, PasswordForm
+from accounts import audit, throttle, two_factor
+from accounts.forms import CodeForm, DomainForm, LoginIdForm, PasswordForm
 from accounts.models import Account, AuditEvent, Office
 from accounts.permissions import get_office_or_404
 
 GENERIC_LOGIN_ERROR = gettext_lazy("The ID or password is incorrect.")
+# In the session between a right password and the second factor.
+PENDING_KEY = "two_factor_pending"
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 LOCKED_OUT_STATUS = 429
 
 
@@ -49,8 +55,7 @@ def _lockout_minutes_left(request, username: str) -> int:
     return max(1, math.ceil(seconds / 60))
 
 
-def _locked_out(request, context, form, username: str):
-    minutes = _lockout_minutes_left(request, username)
+def _locked_out(request, context, form, minutes: int):
     form.errors.clear()
     form.add_error(
         None,
@@ -65,6 +70,50 @@ def _locked_out(request, context, form, username: str):
     )
     context.update(form=form, locked_out=True)
     return render(request, "accounts/login_password.html", context, status=LOCKED_OUT_STATUS)
+
+
+def _count_failure(
+    request, office: Office, login_id: str, account: Account | None, *, unknown: bool
+) -> int | None:
+    """Count a failed sign-in (a password, or a second-factor code) towards
+    the ID's lock and the IP's, audit it, and say for how many minutes it
+    locked this sign-in, if it did.
+
+    django-axes has already counted a real ID's password failure (its
+    signal fires in authenticate()); ``unknown`` IDs are counted in the IP's
+    row instead. Later attempts during a lock are refused before reaching
+    here, so each lock is audited once.
+    """
+    ip = audit.client_ip(request)
+    username = f"{login_id}@{office.domain}"
+    failure = throttle.record_failure(ip, unknown_username=username if unknown else None)
+    admin = account if account is not None and account.is_office_admin else None
+    if admin is not None:
+        audit.record(
+            office=office,
+            action=AuditEvent.Action.LOGIN_FAILED,
+            actor_label=login_id,
+            target=admin,
+            ip=ip,
+        )
+    id_locked = failure.id_locked or getattr(request, "axes_locked_out", False)
+    if not (id_locked or failure.ip_locked):
+        return None
+    limit, cooloff = (
+        (settings.AXES_FAILURE_LIMIT, settings.AXES_COOLOFF_TIME)
+        if id_locked
+        else (settings.LOGIN_IP_FAILURE_LIMIT, settings.LOGIN_IP_COOLOFF)
+    )
+    audit.record(
+        office=office,
+        action=AuditEvent.Action.LOGIN_LOCKED,
+        actor_label=login_id,
+        target=account,
+        target_label=login_id,
+        data={"failures": limit, "cooloff_minutes": round(cooloff.total_seconds() / 60)},
+        ip=ip,
+    )
+    return max(1, math.ceil(cooloff.total_seconds() / 60))
 
 
 def lockout_response(request, original_response=None, credentials=None) -> HttpResponse:
@@ -124,6 +173,8 @@ def login(request, domain):
         return _login_as_whole_page(request, office, next_url)
     context = {"office": office, "next": next_url}
 
+    if request.method == "POST" and "code" in request.POST:
+        return _code_step(request, office, context)
     if request.method == "GET" or "password" not in request.POST:
         id_form = LoginIdForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and id_form.is_valid():
@@ -140,60 +191,121 @@ def login(request, domain):
     login_id = form.cleaned_data["login_id"].strip().lower().split("@", 1)[0]
     username = f"{login_id}@{office.domain}"
     context["login_id"] = login_id
-    # A locked-out ID + address pair is refused before the password is even
-    # checked (AxesStandaloneBackend would refuse it too).
-    if settings.AXES_ENABLED and not AxesProxyHandler.is_allowed(request, {"username": username}):
-        return _locked_out(request, context, form, username)
-    user = auth.authenticate(request, username=username, password=form.cleaned_data["password"])
+    ip = audit.client_ip(request)
+    # Locks are checked before the password is: a locked IP, or a locked ID +
+    # IP pair (AxesStandaloneBackend would refuse the latter too), is refused
+    # even with the right password.
+    minutes = throttle.ip_locked_minutes(ip)
+    if minutes is not None:
+        return _locked_out(request, context, form, minutes)
+    account = Account.objects.filter(office=office, login_id=login_id).first()
+    if account is None:
+        minutes = throttle.unknown_id_locked_minutes(ip, username)
+        if minutes is not None:
+            return _locked_out(request, context, form, minutes)
+        # As long as checking a real password, so timing says nothing either.
+        make_password(form.cleaned_data["password"])
+        user = None
+    else:
+        if settings.AXES_ENABLED and not AxesProxyHandler.is_allowed(
+            request, {"username": username}
+        ):
+            return _locked_out(request, context, form, _lockout_minutes_left(request, username))
+        user = auth.authenticate(request, username=username, password=form.cleaned_data["password"])
     if user is None:
-        ip = audit.client_ip(request)
-        admin = Account.objects.filter(
-            office=office, login_id=login_id, role=Account.Role.SUPER_ADMIN
-        ).first()
-        if admin is not None:
-            audit.record(
-                office=office,
-                action=AuditEvent.Action.LOGIN_FAILED,
-                actor_label=login_id,
-                target=admin,
-                ip=ip,
-            )
-        # axes flags the request whose failure reached the limit; later
-        # attempts are refused above without reaching here, so this is one
-        # audit event per lockout, whoever the ID belongs to (or nobody).
-        if getattr(request, "axes_locked_out", False):
-            audit.record(
-                office=office,
-                action=AuditEvent.Action.LOGIN_LOCKED,
-                actor_label=login_id,
-                target=admin or Account.objects.filter(office=office, login_id=login_id).first(),
-                target_label=login_id,
-                data={
-                    "failures": settings.AXES_FAILURE_LIMIT,
-                    "cooloff_minutes": round(settings.AXES_COOLOFF_TIME.total_seconds() / 60),
-                },
-                ip=ip,
-            )
-            return _locked_out(request, context, form, username)
+        locked = _count_failure(request, office, login_id, account, unknown=account is None)
+        if locked is not None:
+            return _locked_out(request, context, form, locked)
         form.add_error(None, GENERIC_LOGIN_ERROR)
         context.update(form=form)
         return render(request, "accounts/login_password.html", context, status=200)
 
-    # Signing in to another office replaces the old session entirely.
+    if user.is_office_admin and two_factor.has_two_factor(user):
+        # The password was right; the code from the app is the third step.
+        request.session[PENDING_KEY] = {
+            "account": user.pk,
+            "office": office.pk,
+            "at": int(time.time()),
+        }
+        context["form"] = CodeForm()
+        return render(request, "accounts/login_code.html", context)
+    return _sign_in(request, office, user)
+
+
+def _sign_in(request, office: Office, user: Account, second_factor: str = "") -> HttpResponse:
+    # Signing in to another office replaces the old session entirely; signing
+    # in again as the same account still gets a new session key (Django
+    # keeps the key then), so a key seen before the sign-in is worth nothing.
     with transaction.atomic():
-        auth.login(request, user)
+        request.session.pop(PENDING_KEY, None)
+        request.session.cycle_key()
+        auth.login(request, user, backend=MODEL_BACKEND)
         if user.is_office_admin:
             audit.record(
                 office=office,
                 action=AuditEvent.Action.LOGIN,
                 actor=user,
                 target=user,
+                data={"second_factor": second_factor} if second_factor else None,
                 ip=audit.client_ip(request),
             )
-    response = HttpResponseRedirect(_safe_next(request, office))
+    target = _safe_next(request, office)
+    if office.require_two_factor and user.is_office_admin and not second_factor:
+        # Required of every admin, and this one has none yet: set it up first.
+        target = reverse("two_factor", args=[office.domain])
+    response = HttpResponseRedirect(target)
     if user.language:
         _set_language_cookie(response, user.language)
     return response
+
+
+def _password_form(account: Account) -> PasswordForm:
+    """The password step again (where a lock is shown), for this ID."""
+    form = PasswordForm({"login_id": account.login_id})
+    form.is_valid()
+    return form
+
+
+def _code_step(request, office: Office, context: dict) -> HttpResponse:
+    """The third step: a code from the app (or a recovery code) after the
+    right password. A wrong code counts like a wrong password, towards the
+    ID's lock and the IP's."""
+    pending = request.session.get(PENDING_KEY)
+    account = None
+    if (
+        isinstance(pending, dict)
+        and pending.get("office") == office.pk
+        and time.time() - pending.get("at", 0) < settings.MAILADMIN_TWO_FACTOR_STEP_SECONDS
+    ):
+        account = Account.objects.filter(pk=pending.get("account"), office=office).first()
+    if account is None:
+        request.session.pop(PENDING_KEY, None)
+        context["form"] = LoginIdForm()
+        context["notice"] = _("Please sign in again.")
+        return render(request, "accounts/login_id.html", context, status=400)
+    context["login_id"] = account.login_id
+    username = f"{account.login_id}@{office.domain}"
+    form = CodeForm(request.POST)
+    minutes = throttle.ip_locked_minutes(audit.client_ip(request))
+    if minutes is None and settings.AXES_ENABLED:
+        if not AxesProxyHandler.is_allowed(request, {"username": username}):
+            minutes = _lockout_minutes_left(request, username)
+    if minutes is not None:
+        request.session.pop(PENDING_KEY, None)
+        return _locked_out(request, context, _password_form(account), minutes)
+    used = two_factor.verify(account, form.data.get("code", "")) if form.is_valid() else None
+    if used:
+        return _sign_in(request, office, account, second_factor=used)
+    # django-axes counts it for the ID (as it would a wrong password).
+    user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
+    locked = _count_failure(request, office, account.login_id, account, unknown=False)
+    if locked is not None:
+        request.session.pop(PENDING_KEY, None)
+        return _locked_out(request, context, _password_form(account), locked)
+    form.errors.clear()
+    form.add_error("code", _("The code is incorrect."))
+    context["form"] = form
+    return render(request, "accounts/login_code.html", context, status=200)
 
 
 @require_POST

@@ -11,22 +11,39 @@ admin's own office, so its id alone opens nothing.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from accounts.export_jobs import recover_stale_jobs
 from accounts.models import ExportJob
 from accounts.permissions import office_admin_required
 from mailadmin.htmx import render_htmx
 
 
 def _job(request, job_id) -> ExportJob:
-    return get_object_or_404(ExportJob, pk=job_id, office=request.office)
+    job = get_object_or_404(ExportJob, pk=job_id, office=request.office)
+    if job.status == ExportJob.Status.RUNNING:
+        # Someone is watching: if its worker died, say so (or start it again)
+        # now rather than at the next sweep.
+        if recover_stale_jobs():
+            job.refresh_from_db()
+    job.office = request.office
+    return job
 
 
 def _context(job: ExportJob) -> dict:
+    retry_url = reverse("mail_accounts_export", args=[job.office.domain])
+    if job.params:
+        retry_url += "?" + urlencode(job.params, doseq=True)
     return {
         "job": job,
+        # A failed job is not resumed: the button starts a new one with the
+        # same filters.
+        "retry_url": retry_url,
         "finished": job.status in (ExportJob.Status.DONE, ExportJob.Status.FAILED),
         "nav": "mail_usage",
     }

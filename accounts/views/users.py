@@ -20,6 +20,7 @@ from accounts.forms import AccountUpdateForm, UserSearchForm
 from accounts.models import Account
 from accounts.permissions import get_account_for_admin, office_admin_required, require_write
 from accounts.services import DomainError, account_update
+from accounts.two_factor import has_two_factor
 
 USERS_PAGE_SIZE = 20
 
@@ -85,6 +86,7 @@ def user_detail(request, login_id):
             "mailbox": getattr(account, "mailbox", None),
             "form": form,
             "nav": "users",
+            "has_two_factor": account.is_office_admin and has_two_factor(account),
         },
         status=status,
     )

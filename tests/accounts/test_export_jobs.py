@@ -8,6 +8,7 @@ import io
 import openpyxl
 import pytest
 from django.core.management import call_command
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
@@ -75,8 +76,15 @@ def test_big_export_starts_a_job_and_queues_the_work(
     assert job.params == {"status": "active"}
     assert job.total == 17  # 12 + admin, kim, lee, group, shared (park is suspended)
     assert job.done == 0
-    task = DBTaskResult.objects.get()
+    from accounts.tasks import run_export_job, sweep_jobs
+
+    task = DBTaskResult.objects.get(task_path=run_export_job.module_path)
     assert task.args_kwargs["args"] == [str(job.pk)]
+    job.refresh_from_db()
+    assert job.task_id == str(task.pk)
+    # and the sweep that finds the job again should its worker die, waiting
+    sweep = DBTaskResult.objects.get(task_path=sweep_jobs.module_path)
+    assert sweep.status == "READY" and sweep.run_after > timezone.now()
     event = AuditEvent.objects.get(action=AuditEvent.Action.ROSTER_EXPORT)
     assert event.data["rows"] == 17 and event.data["background"] is True
 
@@ -221,3 +229,115 @@ def test_history_restore_of_the_job_page_gets_the_full_page(admin_client, crowd,
         url, headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
     )
     assert "<html" in response.content.decode()
+
+
+# A worker that dies mid-file.
+
+
+def orphan(job, media, *, attempts=1, seconds_ago=61):
+    """Make ``job`` look like its worker died ``seconds_ago`` seconds into
+    run number ``attempts``, leaving a partial file behind."""
+    ExportJob.objects.filter(pk=job.pk).update(
+        status=ExportJob.Status.RUNNING,
+        attempts=attempts,
+        done=4,
+        heartbeat=timezone.now() - dt.timedelta(seconds=seconds_ago),
+    )
+    folder = media / "exports" / str(job.office_id) / str(job.pk)
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f"partial-{attempts}.xlsx"
+    partial.write_bytes(b"half a file")
+    return partial
+
+
+def test_a_job_whose_worker_stopped_beating_is_run_again_from_scratch(
+    admin_client, crowd, media, django_capture_on_commit_callbacks
+):
+    from django_tasks_db.models import DBTaskResult
+
+    from accounts.export_jobs import recover_stale_jobs
+    from accounts.tasks import run_export_job
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job = start(admin_client, crowd)
+    first_task = DBTaskResult.objects.get(task_path=run_export_job.module_path)
+    DBTaskResult.objects.filter(pk=first_task.pk).update(status="RUNNING")
+    partial = orphan(job, media)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert recover_stale_jobs() == 1
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.QUEUED and job.done == 0
+    assert not partial.exists()
+    first_task.refresh_from_db()
+    assert first_task.status == "FAILED"
+    again = DBTaskResult.objects.get(task_path=run_export_job.module_path, status="READY")
+    assert job.task_id == str(again.pk)
+    export_job_run(job_id=str(job.pk))
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.DONE and job.attempts == 2
+    assert job.done == job.total == 18
+
+
+def test_a_job_still_beating_is_left_alone(admin_client, crowd, media):
+    from accounts.export_jobs import recover_stale_jobs
+
+    job = start(admin_client, crowd)
+    partial = orphan(job, media, seconds_ago=30)
+    assert recover_stale_jobs() == 0
+    assert partial.exists()
+    assert ExportJob.objects.get(pk=job.pk).status == ExportJob.Status.RUNNING
+
+
+def test_after_two_retries_the_job_fails_and_the_page_offers_to_try_again(
+    admin_client, crowd, media
+):
+    job = start(admin_client, crowd, "q=crowd&status=active")
+    partial = orphan(job, media, attempts=3)
+    # The page being watched notices by itself.
+    fragment = admin_client.get(job_urls(job)["progress"], headers={"HX-Request": "true"})
+    html = fragment.content.decode()
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.FAILED
+    assert not partial.exists()
+    assert "hx-trigger" not in html  # polling stops
+    assert "다시 시도" in html
+    retry = export_url(crowd, "q=crowd&amp;status=active")
+    assert f'href="{retry}"' in html
+
+
+def test_a_run_taken_for_dead_stops_and_removes_its_own_partial(
+    admin_client, crowd, media, settings, monkeypatch
+):
+    """A worker that was only stalled, not dead, finds its job run by
+    another worker and gives up without touching the job."""
+    settings.MAILADMIN_EXPORT_CHUNK_PAUSE = 0.01
+    job = start(admin_client, crowd)
+
+    def taken_over(seconds):
+        ExportJob.objects.filter(pk=job.pk).update(attempts=F("attempts") + 1)
+
+    monkeypatch.setattr("accounts.export_jobs.time.sleep", taken_over)
+    export_job_run(job_id=str(job.pk))
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.RUNNING and not job.file
+    assert list((media / "exports").rglob("*.xlsx")) == []
+
+
+def test_the_sweep_stays_queued_only_while_jobs_are_unfinished(admin_client, crowd, media):
+    from django_tasks_db.models import DBTaskResult
+
+    from accounts.tasks import sweep_jobs
+
+    def waiting():
+        return DBTaskResult.objects.filter(task_path=sweep_jobs.module_path, status="READY")
+
+    job = start(admin_client, crowd)
+    waiting().delete()
+    sweep_jobs.call()
+    assert waiting().count() == 1
+    sweep_jobs.call()  # one is enough
+    assert waiting().count() == 1
+    export_job_run(job_id=str(job.pk))
+    waiting().delete()
+    sweep_jobs.call()
+    assert not waiting().exists()

@@ -147,3 +147,17 @@ def test_htmx_request_redirected_to_the_login_loads_it_as_a_whole_page(client, o
         HTTP_HX_CURRENT_URL="https://evil.example//evil.example/",
     )
     assert elsewhere["HX-Redirect"] == "/gabiaedu.com/login/?next=%2Fgabiaedu.com%2Fmanage%2F"
+
+
+def test_every_sign_in_gets_a_new_session_key(client, org, other):
+    """Also when the same account signs in again (Django would keep the key),
+    so a key planted or seen before the sign-in is worthless after it."""
+    client.get(reverse("login", args=["gabiaedu.com"]))
+    client.session.save()
+    keys = [client.session.session_key]
+    for domain in ("gabiaedu.com", "gabiaedu.com", "other.co.kr", "other.co.kr"):
+        response = _login(client, domain, "admin", PASSWORD)
+        assert response.status_code == 302
+        keys.append(client.session.session_key)
+    assert None not in keys
+    assert len(set(keys)) == len(keys), keys

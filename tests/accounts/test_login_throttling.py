@@ -154,3 +154,93 @@ def test_spoofed_forwarded_for_header_does_not_dodge_the_lockout(client, org):
             HTTP_X_FORWARDED_FOR=f"10.0.0.{n}",
         )
     assert is_locked_page(attempt(client, "admin", PASSWORD))
+
+
+# Per IP, beside the per-ID lock: spraying one password over many IDs.
+
+
+def spray(client, count, ip="203.0.113.7", prefix="guess"):
+    """``count`` failures from ``ip``, each on a different made-up ID (never
+    reaching an ID's own limit)."""
+    return [attempt(client, f"{prefix}{n}", "Spring2026!", ip=ip) for n in range(count)]
+
+
+def test_thirty_failures_from_one_ip_over_many_ids_lock_the_ip(client, org, other, settings):
+    assert settings.LOGIN_IP_FAILURE_LIMIT == 30
+    responses = spray(client, 29)
+    assert [r.status_code for r in responses] == [200] * 29
+    assert is_locked_page(attempt(client, "minjun.kim", "wrong"))
+    # Now every ID, real or not, of any office, is refused from that IP, even
+    # with the right password, with the same message.
+    for login_id, domain in [
+        ("admin", "gabiaedu.com"),
+        ("admin", "other.co.kr"),
+        ("x", "gabiaedu.com"),
+    ]:
+        assert is_locked_page(attempt(client, login_id, PASSWORD, domain=domain))
+    assert "_auth_user_id" not in client.session
+    # Another IP is not affected.
+    assert attempt(client, "admin", PASSWORD, ip="198.51.100.1").status_code == 302
+
+
+def test_failures_on_real_ids_count_towards_the_ip_too(client, org, settings):
+    settings.LOGIN_IP_FAILURE_LIMIT = 6
+    for login_id in ["admin", "minjun.kim", "seoyeon.lee"]:
+        attempt(client, login_id, "wrong 1")
+        attempt(client, login_id, "wrong 2")
+    assert is_locked_page(attempt(client, "help", PASSWORD))
+
+
+def test_ip_lock_ends_after_its_cool_off_and_says_how_long(client, org, settings):
+    settings.LOGIN_IP_FAILURE_LIMIT = 3
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        spray(client, 3)
+        clock.shift(timedelta(minutes=10))
+        response = attempt(client, "admin", PASSWORD)
+        assert is_locked_page(response)
+        body = response.content.decode()
+        assert "5분" in body or "5 more minutes" in body
+        clock.shift(timedelta(minutes=5, seconds=1))
+        assert attempt(client, "admin", PASSWORD).status_code == 302
+
+
+def test_ip_failures_spread_beyond_the_window_do_not_lock(client, org, settings):
+    settings.LOGIN_IP_FAILURE_LIMIT = 3
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        spray(client, 2)
+        clock.shift(timedelta(minutes=16))
+        spray(client, 2, prefix="later")
+        assert attempt(client, "admin", PASSWORD).status_code == 302
+
+
+def test_the_ip_lock_is_audited_once(client, org, settings):
+    settings.LOGIN_IP_FAILURE_LIMIT = 3
+    spray(client, 3)
+    attempt(client, "admin", "wrong")
+    event = AuditEvent.objects.get(action="login_locked")
+    assert event.data == {"failures": 3, "cooloff_minutes": 15}
+    assert event.ip == "203.0.113.7"
+
+
+def test_made_up_ids_add_no_row_each(client, org):
+    from axes.models import AccessAttempt
+
+    from accounts.models import LoginThrottle
+
+    spray(client, 25)
+    spray(client, 3, ip="198.51.100.9")
+    assert not AccessAttempt.objects.exists()
+    assert LoginThrottle.objects.count() == 2
+    # A real ID still gets its django-axes row (one per ID + IP).
+    attempt(client, "admin", "wrong")
+    assert AccessAttempt.objects.count() == 1
+
+
+def test_a_made_up_id_locks_exactly_like_a_real_one(client, org):
+    """Five failures on one made-up ID lock it, not its neighbours: the lock
+    must not tell made-up IDs from real ones."""
+    assert is_locked_page(fail_five_times(client, "nobody"))
+    assert attempt(client, "nobody2", "wrong").status_code == 200
+    assert is_locked_page(attempt(client, "nobody", PASSWORD))
+    with time_machine.travel(timezone.now() + timedelta(minutes=15, seconds=1)):
+        assert attempt(client, "nobody", "wrong").status_code == 200
