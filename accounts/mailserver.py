@@ -19,7 +19,9 @@ no row; POP3 (service ``pop3``) or SMTP (``smtp`` from Postfix's SASL,
 ``submission`` from Dovecot's own) switched off gets no row for that
 protocol; with a mail-only password set, POP3 and SMTP are given only that
 hash, other services (IMAP) the account password. Group and shared mail
-cannot sign in, as on the web.
+cannot sign in, as on the web. A deleted user (kept, restorable, until it
+is purged) is in no answer at all: its addresses, its sub-accounts' and its
+logins are unknown.
 
 Password hashes: Django stores ``<algorithm>$…``. The product hashes with
 Argon2id first (``settings.PASSWORD_HASHERS``), Django's
@@ -90,7 +92,7 @@ def postfix_mailbox_query(domain: str | None = None) -> str:
         f"SELECT o.domain || '/' || a.login_id || '/'"
         f" FROM {ACCOUNT} a"
         f" JOIN {OFFICE} o ON o.id = a.office_id"
-        f" JOIN {MAILBOX} m ON m.account_id = a.id"
+        f" JOIN {MAILBOX} m ON m.account_id = a.id AND a.deleted_at IS NULL"
         f" WHERE o.domain = LOWER('%d') AND a.login_id = LOWER('%u')" + _office_filter(domain)
     )
 
@@ -105,7 +107,7 @@ def postfix_alias_query(domain: str | None = None) -> str:
         f" FROM {ADDRESS} s"
         f" JOIN {OFFICE} o ON o.id = s.office_id"
         f" JOIN {ACCOUNT} a ON a.id = s.account_id"
-        f" JOIN {MAILBOX} m ON m.account_id = a.id"
+        f" JOIN {MAILBOX} m ON m.account_id = a.id AND a.deleted_at IS NULL"
         f" JOIN {FOLDER} f ON f.id = s.folder_id"
         f" LEFT JOIN {FOLDER} p ON p.id = f.parent_id"
         f" WHERE o.domain = LOWER('%d') AND LOWER(s.local_part) = LOWER('%u')"
@@ -128,7 +130,7 @@ def dovecot_password_query(version: str = "2.3", domain: str | None = None) -> s
         f" FROM (SELECT a.email AS address, {hash_for_service} AS hash"
         f" FROM {ACCOUNT} a"
         f" JOIN {OFFICE} o ON o.id = a.office_id"
-        f" JOIN {MAILBOX} m ON m.account_id = a.id"
+        f" JOIN {MAILBOX} m ON m.account_id = a.id AND a.deleted_at IS NULL"
         f" WHERE o.domain = LOWER('{v['domain']}') AND a.login_id = LOWER('{v['username']}')"
         f" AND a.status = '{Account.Status.ACTIVE}' AND a.kind = '{Account.Kind.USER}'"
         f" AND ({service} NOT IN ({_sql_list(POP3_SERVICES)}) OR m.pop3_enabled)"
@@ -148,7 +150,7 @@ def dovecot_user_query(
         f" '*:bytes=' || COALESCE(m.quota_bytes, 0) AS quota_rule"
         f" FROM {ACCOUNT} a"
         f" JOIN {OFFICE} o ON o.id = a.office_id"
-        f" JOIN {MAILBOX} m ON m.account_id = a.id"
+        f" JOIN {MAILBOX} m ON m.account_id = a.id AND a.deleted_at IS NULL"
         f" WHERE o.domain = LOWER('{v['domain']}') AND a.login_id = LOWER('{v['username']}')"
         + _office_filter(domain)
     )
@@ -158,7 +160,7 @@ def dovecot_iterate_query(domain: str | None = None) -> str:
     return (
         f"SELECT a.email AS user FROM {ACCOUNT} a"
         f" JOIN {OFFICE} o ON o.id = a.office_id"
-        f" JOIN {MAILBOX} m ON m.account_id = a.id"
+        f" JOIN {MAILBOX} m ON m.account_id = a.id AND a.deleted_at IS NULL"
         " WHERE 1 = 1" + _office_filter(domain)
     )
 

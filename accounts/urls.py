@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from accounts.views import auth, manage
+from accounts.views import auth, manage, users
 
 urlpatterns = [
     path("", auth.office_home, name="office_home"),
@@ -11,4 +11,6 @@ urlpatterns = [
     path("manage/mail/accounts/", include("accounts.urls_mail")),
     path("manage/users/", include("accounts.urls_users")),
     path("manage/audit/", include("accounts.urls_audit")),
+    path("manage/settings/", users.office_settings, name="office_settings"),
+    path("password/", auth.password_change, name="password_change"),
 ]

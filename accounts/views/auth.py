@@ -13,7 +13,7 @@ from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.contrib import auth
+from django.contrib import auth, messages
 from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
 from django.db.models import Max
@@ -29,9 +29,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts import audit
-from accounts.forms import DomainForm, LoginIdForm, PasswordForm
+from accounts.account_services import password_change_own
+from accounts.forms import DomainForm, LoginIdForm, OwnPasswordForm, PasswordForm
 from accounts.models import Account, AuditEvent, Office
-from accounts.permissions import get_office_or_404
+from accounts.permissions import can_manage, console_roles, get_office_or_404
+from accounts.services import DomainError
 
 GENERIC_LOGIN_ERROR = gettext_lazy("The ID or password is incorrect.")
 LOCKED_OUT_STATUS = 429
@@ -148,7 +150,7 @@ def login(request, domain):
     if user is None:
         ip = audit.client_ip(request)
         admin = Account.objects.filter(
-            office=office, login_id=login_id, role=Account.Role.SUPER_ADMIN
+            office=office, login_id=login_id, role__in=console_roles()
         ).first()
         if admin is not None:
             audit.record(
@@ -182,7 +184,7 @@ def login(request, domain):
     # Signing in to another office replaces the old session entirely.
     with transaction.atomic():
         auth.login(request, user)
-        if user.is_office_admin:
+        if can_manage(user):
             audit.record(
                 office=office,
                 action=AuditEvent.Action.LOGIN,
@@ -190,7 +192,14 @@ def login(request, domain):
                 target=user,
                 ip=audit.client_ip(request),
             )
-    response = HttpResponseRedirect(_safe_next(request, office))
+    target = _safe_next(request, office)
+    if user.must_change_password:
+        # An admin reset the password and asked for a new one: nothing else
+        # opens until the user has chosen it.
+        target = (
+            reverse("password_change", args=[office.domain]) + "?" + urlencode({"next": target})
+        )
+    response = HttpResponseRedirect(target)
     if user.language:
         _set_language_cookie(response, user.language)
     return response
@@ -203,11 +212,52 @@ def logout(request, domain):
     return redirect("login", domain=office.domain)
 
 
+def password_change_redirect(request, office: Office):
+    """Where a signed-in user who must first choose a new password is sent."""
+    return HttpResponseRedirect(
+        reverse("password_change", args=[office.domain])
+        + "?"
+        + urlencode({"next": request.get_full_path()})
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def password_change(request, domain):
+    """The user's own new password, asked after an admin reset it with
+    "must change at the next sign-in"."""
+    office = get_office_or_404(domain)
+    user = request.user
+    if not user.is_authenticated or user.office_id != office.id:
+        return redirect_to_login(request.get_full_path(), reverse("login", args=[office.domain]))
+    form = OwnPasswordForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                password_change_own(account=user, password=form.cleaned_data["new_password"])
+            except DomainError as error:
+                form.add_error("new_password", error)
+            else:
+                # The session survives its own password change.
+                auth.update_session_auth_hash(request, user)
+                messages.success(request, _("Your new password was saved."))
+                return HttpResponseRedirect(_safe_next(request, office))
+        status = 400
+    return render(
+        request,
+        "accounts/password_change.html",
+        {"office": office, "form": form, "next": request.GET.get("next") or ""},
+        status=status,
+    )
+
+
 def office_home(request, domain):
     office = get_office_or_404(domain)
     user = request.user
     if not user.is_authenticated or user.office_id != office.id:
         return redirect_to_login(request.get_full_path(), reverse("login", args=[office.domain]))
+    if user.must_change_password:
+        return password_change_redirect(request, office)
     mailbox = getattr(user, "mailbox", None)
     return render(request, "accounts/office_home.html", {"office": office, "mailbox": mailbox})
 
