@@ -290,7 +290,7 @@ def account_create(
             "kind": kind,
             "mail": uses_mail,
             "quota": quota if uses_mail else None,
-            "password": "generated" if generated else ("typed" if signs_in else "none"),
+            "generated": bool(generated),
             "must_change_password": bool(signs_in and must_change_password),
         },
         ip=ip,
@@ -392,8 +392,7 @@ def mail_password_set(
         actor=actor,
         target=target,
         data={
-            "before": had,
-            "after": password is not None,
+            "mail_password": {"before": had, "after": password is not None},
             "generated": bool(generated),
         },
         ip=ip,

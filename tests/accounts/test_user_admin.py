@@ -4,6 +4,9 @@ office's default quota -- each through its service and through the page."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import pytest
 from django.contrib.auth.hashers import Argon2PasswordHasher, PBKDF2PasswordHasher, make_password
 from django.test import Client
@@ -145,7 +148,7 @@ def test_account_create_makes_the_account_its_address_and_its_mailbox(org):
     assert created.generated_password == ""
     assert can_sign_in("hana.yoon", NEW_PASSWORD)
     [event] = events(AuditEvent.Action.ACCOUNT_CREATE, target=account)
-    assert event.data["password"] == "typed" and "NEW_PASSWORD" not in str(event.data)
+    assert event.data["generated"] is False and NEW_PASSWORD not in str(event.data)
 
 
 def test_a_generated_password_is_returned_once_and_works(org):
@@ -326,7 +329,10 @@ def test_mail_password_is_hashed_with_argon2id_and_can_be_removed(org):
     with pytest.raises(DomainError):
         svc.mail_password_set(actor=org.admin, account=org.kim, password=None)
     audited = [e.data for e in events(AuditEvent.Action.MAIL_PASSWORD, target=org.kim)]
-    assert [(d["before"], d["after"]) for d in audited] == [(False, True), (True, False)]
+    assert [d["mail_password"] for d in audited] == [
+        {"before": False, "after": True},
+        {"before": True, "after": False},
+    ]
 
 
 def test_mail_password_the_server_cannot_check_is_flagged(admin_client, org):
@@ -448,3 +454,48 @@ def test_the_usage_list_filters_mail_only_passwords_that_need_a_reset(admin_clie
     assert "minjun.kim" not in listed("not_in_use")
     export = admin_client.get(f"{url}export.xlsx", {"mail_password": "needs_reset"})
     assert export.status_code == 200
+
+
+def test_the_audit_log_describes_the_new_events_in_words(org):
+    from django.utils import translation
+
+    from accounts.audit_log import describe
+
+    svc.role_set(actor=org.admin, account=org.lee, role=Account.Role.VIEWER)
+    svc.quota_set(actor=org.admin, account=org.kim, quota_bytes=None)
+    with translation.override("en"):
+        role = describe(events(AuditEvent.Action.ROLE_CHANGE)[0])
+        quota = describe(events(AuditEvent.Action.QUOTA_CHANGE)[0])
+    assert ("Administrator role", "User → View-only admin") in role
+    assert ("Quota", "1.0 GB → Unlimited") in quota
+    with translation.override("ko"):
+        role = describe(events(AuditEvent.Action.ROLE_CHANGE)[0])
+    assert ("관리자 권한", "사용자 → 읽기 전용 관리자") in role
+
+
+@pytest.mark.skipif(shutil.which("doveadm") is None, reason="Dovecot's doveadm is not installed")
+def test_dovecot_verifies_the_mail_only_password_set_here_and_refuses_the_account_password(
+    org, settings
+):
+    """The hash the password query hands Dovecot for POP3 after the admin set
+    a mail-only password: Dovecot's own checker accepts that password and
+    refuses the account's."""
+    from tests.accounts.test_mailserver_config import ARGON2_FIRST, dovecot_lookup
+
+    settings.PASSWORD_HASHERS = ARGON2_FIRST
+    org.kim.set_password("kim-web-pass")
+    org.kim.save(update_fields=["password"])
+    svc.mail_password_set(actor=org.admin, account=org.kim, password=NEW_PASSWORD)
+    _, pop3_hash = dovecot_lookup("2.3", "pop3", "minjun.kim")
+
+    def dovecot_accepts(raw: str) -> bool:
+        result = subprocess.run(
+            ["doveadm", "pw", "-t", pop3_hash, "-p", raw], capture_output=True, timeout=60
+        )
+        return result.returncode == 0
+
+    assert dovecot_accepts(NEW_PASSWORD)
+    assert not dovecot_accepts("kim-web-pass")
+    # IMAP keeps the account password.
+    _, imap_hash = dovecot_lookup("2.3", "imap", "minjun.kim")
+    assert imap_hash != pop3_hash

@@ -225,3 +225,30 @@ def test_a_viewer_sees_deleted_users_but_cannot_delete_or_restore(org, client):
     assert client.post(DELETED, {"login_id": "minjun.kim"}).status_code == 403
     assert client.post(f"{USERS}seoyeon.lee/delete/").status_code == 403
     assert Account.objects.get(pk=org.kim.pk).is_deleted
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postmap_refuses_a_deleted_users_addresses_until_it_is_restored(org, other, tmp_path):
+    from tests.accounts.test_mailserver_config import (
+        postmap,
+        postmap_or_skip,
+        snapshot_sqlite,
+        write_maps,
+    )
+
+    postmap_or_skip()
+    make_subaccount(org.kim, "sales.kim")
+    maps = write_maps(tmp_path)
+    alias, mailbox = maps["virtual_alias_maps"], maps["virtual_mailbox_maps"]
+
+    svc.account_delete(actor=org.admin, account=org.kim)
+    snapshot_sqlite(tmp_path)
+    assert postmap("minjun.kim@gabiaedu.com", mailbox) is None
+    assert postmap("sales.kim@gabiaedu.com", alias) is None
+    # The other office's minjun.kim is untouched.
+    assert postmap("minjun.kim@other.co.kr", mailbox) == "other.co.kr/minjun.kim/"
+
+    svc.account_restore(actor=org.admin, account=org.kim)
+    snapshot_sqlite(tmp_path)
+    assert postmap("minjun.kim@gabiaedu.com", mailbox) == "gabiaedu.com/minjun.kim/"
+    assert postmap("sales.kim@gabiaedu.com", alias) == "minjun.kim+INBOX.sales.kim@gabiaedu.com"
