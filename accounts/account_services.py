@@ -112,6 +112,13 @@ def _lock_admins(office_id: int) -> set[int]:
     return {pk for pk, status, deleted in rows if status == Account.Status.ACTIVE and not deleted}
 
 
+def _require_active_admin(actor: Account, active_admins: set[int]) -> None:
+    """Under the admins' lock: the actor is still an active super admin (a
+    concurrent request may just have demoted, suspended or deleted it)."""
+    if actor.pk not in active_admins:
+        raise DomainError(_("Only a super admin can change this."), code="not_allowed")
+
+
 def _lock_account(account: Account, *, deleted: bool = False) -> Account:
     target = (
         Account.objects.select_for_update(of=("self",))
@@ -156,6 +163,7 @@ def role_set(*, actor: Account, account: Account, role: str, ip: str | None = No
     if role not in Account.Role.values:
         raise DomainError(_("Choose a valid role."), code="role_invalid")
     active_admins = _lock_admins(account.office_id)
+    _require_active_admin(actor, active_admins)
     target = _lock_account(account)
     if target.role == role:
         return False
@@ -539,6 +547,7 @@ def account_delete(*, actor: Account, account: Account, ip: str | None = None) -
     _same_office(actor, account)
     _require_writer(actor)
     active_admins = _lock_admins(account.office_id)
+    _require_active_admin(actor, active_admins)
     target = _lock_account(account)
     if target.pk == actor.pk:
         raise DomainError(_("You cannot delete your own account."), code="delete_self")

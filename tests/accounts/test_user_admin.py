@@ -499,3 +499,51 @@ def test_dovecot_verifies_the_mail_only_password_set_here_and_refuses_the_accoun
     # IMAP keeps the account password.
     _, imap_hash = dovecot_lookup("2.3", "imap", "minjun.kim")
     assert imap_hash != pop3_hash
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("how", ["demote", "delete"])
+def test_two_admins_demoting_or_deleting_each_other_at_once_leave_one(org, how):
+    """The admin rows are locked before the check: the second request finds
+    its actor no longer an admin, or its target the last one."""
+    import threading
+
+    from django.db import close_old_connections, connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("real row locks need PostgreSQL")
+    second = make_account(org.office, "admin2", "부관리자", role=Account.Role.SUPER_ADMIN)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def act(actor_pk: int, target_pk: int) -> None:
+        try:
+            actor = Account.objects.get(pk=actor_pk)
+            target = Account.objects.get(pk=target_pk)
+            barrier.wait(timeout=10)
+            if how == "demote":
+                svc.role_set(actor=actor, account=target, role=Account.Role.USER)
+            else:
+                svc.account_delete(actor=actor, account=target)
+            outcomes.append("ok")
+        except DomainError:
+            outcomes.append("refused")
+        except Exception as error:  # surfaces in the assertion below
+            outcomes.append(repr(error))
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [
+        threading.Thread(target=act, args=(org.admin.pk, second.pk)),
+        threading.Thread(target=act, args=(second.pk, org.admin.pk)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["ok", "refused"]
+    remaining = Account.objects.filter(
+        office=org.office, role=Account.Role.SUPER_ADMIN, deleted_at__isnull=True
+    )
+    assert remaining.count() == 1
