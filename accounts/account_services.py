@@ -573,8 +573,23 @@ def account_delete(*, actor: Account, account: Account, ip: str | None = None) -
         },
         ip=ip,
     )
+    _schedule_purge(target.deleted_at + DELETED_RETENTION)
     account.deleted_at = target.deleted_at
     return facts
+
+
+def _schedule_purge(when) -> None:
+    """Have the background worker purge when the retention ends (the
+    command does the same from cron). Only once the deletion committed,
+    and only with a task backend that can run a task later."""
+    from django_tasks import default_task_backend
+
+    from accounts.tasks import purge_deleted_users_task
+
+    if not default_task_backend.supports_defer:
+        return
+    run_after = when + timedelta(minutes=1)
+    transaction.on_commit(lambda: purge_deleted_users_task.using(run_after=run_after).enqueue())
 
 
 @transaction.atomic

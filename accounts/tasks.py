@@ -8,3 +8,13 @@ from accounts import export_jobs
 @task()
 def run_export_job(job_id: str) -> None:
     export_jobs.export_job_run(job_id=job_id)
+
+
+@task()
+def purge_deleted_users_task() -> None:
+    """Queued at each deletion to run when that user's time is up; the
+    purge takes whatever is due then, so a restored user is simply left
+    alone and an extra run does nothing."""
+    from accounts.account_services import purge_deleted_users
+
+    purge_deleted_users()

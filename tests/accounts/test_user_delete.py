@@ -252,3 +252,16 @@ def test_postmap_refuses_a_deleted_users_addresses_until_it_is_restored(org, oth
     snapshot_sqlite(tmp_path)
     assert postmap("minjun.kim@gabiaedu.com", mailbox) == "gabiaedu.com/minjun.kim/"
     assert postmap("sales.kim@gabiaedu.com", alias) == "minjun.kim+INBOX.sales.kim@gabiaedu.com"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deletion_queues_the_purge_for_when_its_time_is_up(org):
+    from django_tasks_db.models import DBTaskResult
+
+    before = DBTaskResult.objects.count()
+    svc.account_delete(actor=org.admin, account=org.kim)
+    queued = DBTaskResult.objects.order_by("-enqueued_at").first()
+    assert DBTaskResult.objects.count() == before + 1
+    assert queued.task_path.endswith("purge_deleted_users_task")
+    deleted_at = Account.objects.get(pk=org.kim.pk).deleted_at
+    assert queued.run_after >= deleted_at + svc.DELETED_RETENTION
