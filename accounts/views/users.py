@@ -18,6 +18,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -371,9 +372,10 @@ def deleted_users(request):
     posting its ``login_id``."""
     office = request.office
     if request.method == "POST":
-        account, can_write = get_account_for_admin(
-            request, request.POST.get("login_id", "")[:64], deleted_at__isnull=False
-        )
+        login_id = request.POST.get("login_id", "")[:64]
+        if "\x00" in login_id:  # no ID has one (and PostgreSQL refuses it)
+            raise Http404("no such deleted user")
+        account, can_write = get_account_for_admin(request, login_id, deleted_at__isnull=False)
         require_write(request, can_write)
         try:
             account_restore(actor=request.user, account=account, ip=client_ip(request))

@@ -265,3 +265,21 @@ def test_a_deletion_queues_the_purge_for_when_its_time_is_up(org):
     assert queued.task_path.endswith("purge_deleted_users_task")
     deleted_at = Account.objects.get(pk=org.kim.pk).deleted_at
     assert queued.run_after >= deleted_at + svc.DELETED_RETENTION
+
+
+def test_a_deleted_super_admin_does_not_count_as_the_remaining_active_one(org):
+    from accounts.services import account_update
+
+    second = Account.objects.create_account(
+        office=org.office, login_id="second", name="Second", role=Account.Role.SUPER_ADMIN
+    )
+    svc.account_delete(actor=org.admin, account=second)
+    third = Account.objects.create_account(
+        office=org.office, login_id="third", name="Third", role=Account.Role.SUPER_ADMIN
+    )
+    # Third may suspend admin only while admin is not the last active one:
+    # the deleted second does not count.
+    account_update(actor=third, account=org.admin, status="suspended")
+    with pytest.raises(DomainError) as refused:
+        account_update(actor=org.admin, account=third, status="suspended")
+    assert refused.value.code == "suspend_last_admin"
