@@ -444,6 +444,9 @@ def quota_set(
     before = mailbox.quota_bytes
     mailbox.quota_bytes = quota_bytes
     mailbox.save(update_fields=["quota_bytes"])
+    # The quota is part of what the mail server's user lookup answers (and
+    # may hold in its auth cache).
+    get_mail_store().refresh_auth(target)
     audit.record(
         office=target.office,
         action=AuditEvent.Action.QUOTA_CHANGE,

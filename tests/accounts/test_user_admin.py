@@ -547,3 +547,36 @@ def test_two_admins_demoting_or_deleting_each_other_at_once_leave_one(org, how):
         office=org.office, role=Account.Role.SUPER_ADMIN, deleted_at__isnull=True
     )
     assert remaining.count() == 1
+
+
+class RecordingMailStore:
+    """The embedded store, noting which accounts' password check it was told
+    to refresh."""
+
+    refreshed: list[str] = []
+
+    def __new__(cls):
+        from accounts.mailstore import DatabaseMailStore
+
+        store = DatabaseMailStore()
+        store.refresh_auth = lambda account: cls.refreshed.append(account.login_id)
+        return store
+
+
+def test_every_change_the_mail_servers_see_refreshes_their_password_check(org, settings):
+    settings.MAIL_STORE = f"{__name__}.RecordingMailStore"
+    RecordingMailStore.refreshed = []
+    svc.account_create(actor=org.admin, office=org.office, login_id="fresh", name="F")
+    svc.password_reset(actor=org.admin, account=org.kim, password=NEW_PASSWORD)
+    svc.mail_password_set(actor=org.admin, account=org.kim, password=NEW_PASSWORD)
+    svc.quota_set(actor=org.admin, account=org.kim, quota_bytes=None)
+    svc.account_delete(actor=org.admin, account=org.lee)
+    svc.account_restore(actor=org.admin, account=org.lee)
+    assert RecordingMailStore.refreshed == [
+        "fresh",
+        "minjun.kim",
+        "minjun.kim",
+        "minjun.kim",
+        "seoyeon.lee",
+        "seoyeon.lee",
+    ]
