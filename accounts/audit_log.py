@@ -12,7 +12,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.formatting import human_bytes
+from accounts.formatting import human_bytes, human_quota
 from accounts.models import Account, AuditEvent, Office
 
 
@@ -71,12 +71,36 @@ def _field_labels() -> dict[str, str]:
         # login_locked (accounts.views.auth)
         "failures": _("Failed attempts"),
         "cooloff_minutes": _("Blocked for (minutes)"),
+        # 사용자 관리 (accounts.account_services)
+        "role": _("Administrator role"),
+        "quota": _("Quota"),
+        "default_quota": _("Default quota"),
+        "used": _("Usage"),
+        "used_bytes": _("Usage"),
+        "below_usage": _("Below the usage"),
+        "kind": _("Kind"),
+        "department": _("Department"),
+        "mail": _("Uses mail"),
+        "password": _("Password"),
+        "generated": _("Generated"),
+        "must_change": _("Must change at next sign-in"),
+        "must_change_password": _("Must change at next sign-in"),
+        "addresses": _("Addresses"),
+        "deleted_at": _("Deleted"),
     }
 
 
 def _value(key: str, value: Any) -> str:
+    if key in ("quota", "default_quota") and (value is None or isinstance(value, int)):
+        return human_quota(value)
     if value is None or value == "":
         return "-"
+    if key == "role" and value in Account.Role.values:
+        return str(Account.Role(value).label)
+    if key == "kind" and value in Account.Kind.values:
+        return str(Account.Kind(value).label)
+    if key == "used" and isinstance(value, int):
+        return human_bytes(value)
     if key == "status" and value in Account.Status.values:
         return str(Account.Status(value).label)
     if key in ("pop3_enabled", "smtp_enabled") and isinstance(value, bool):

@@ -48,6 +48,7 @@ from jinja2 import Template
 from accounts.access_history import recent_access
 from accounts.formatting import human_bytes, human_quota
 from accounts.models import Account, Mailbox
+from accounts.permissions import can_write
 from mailadmin.jinja_env import jinja_env, render
 
 ROWS_TEMPLATE = "accounts/usage_rows.html"
@@ -433,6 +434,7 @@ def render_usage_rows(request, office, rows: Sequence[Account]) -> str:
         protocols=dict(Mailbox.Protocol.choices),
         USER=Account.Kind.USER.value,
         ACTIVE=Account.Status.ACTIVE.value,
+        can_write=can_write(request.user),
     )
 
 

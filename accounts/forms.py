@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.account_services import parse_quota
 from accounts.models import Account, AuditEvent
 
 
@@ -127,3 +128,176 @@ class AuditFilterForm(forms.Form):
 
 class UserSearchForm(forms.Form):
     q = forms.CharField(label=_("Search by name or ID"), required=False, max_length=100)
+
+
+class RoleForm(forms.Form):
+    """The console role of one account, granted by a super admin."""
+
+    role = forms.ChoiceField(
+        label=_("Administrator role"), choices=Account.Role.choices, widget=forms.RadioSelect
+    )
+
+
+QUOTA_DEFAULT = "default"
+QUOTA_SIZE = "size"
+QUOTA_UNLIMITED = "unlimited"
+
+
+class QuotaFieldsMixin:
+    """A quota picked as a size typed like ``2 GB``, unlimited, or (where
+    offered) the office's default; ``quota_value()`` gives what the services
+    take."""
+
+    def clean(self):
+        data = super().clean()
+        choice = data.get("quota_choice")
+        if choice == QUOTA_SIZE:
+            try:
+                data["quota_bytes"] = parse_quota(data.get("quota_text") or "")
+            except forms.ValidationError as error:
+                self.add_error("quota_text", error)
+        return data
+
+    def quota_value(self):
+        choice = self.cleaned_data["quota_choice"]
+        if choice == QUOTA_UNLIMITED:
+            return None
+        if choice == QUOTA_DEFAULT:
+            return "default"
+        return self.cleaned_data["quota_bytes"]
+
+
+def _quota_choice_field(with_default: bool) -> forms.ChoiceField:
+    choices = [(QUOTA_SIZE, _("Size")), (QUOTA_UNLIMITED, _("Unlimited"))]
+    if with_default:
+        choices.insert(0, (QUOTA_DEFAULT, _("Office default")))
+    return forms.ChoiceField(label=_("Quota"), choices=choices, widget=forms.RadioSelect)
+
+
+def _quota_text_field() -> forms.CharField:
+    return forms.CharField(
+        label=_("Quota size"),
+        required=False,
+        max_length=20,
+        help_text=_("For example 2 GB or 500 MB."),
+        widget=forms.TextInput(attrs={"placeholder": "2 GB", "spellcheck": "false"}),
+    )
+
+
+class PasswordChoiceMixin:
+    """A password the admin types, or one generated and shown once."""
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password_choice") == "typed" and not data.get("password"):
+            self.add_error("password", _("Type the password, or let one be generated."))
+        if data.get("password_choice") == "generate":
+            data["password"] = ""
+        return data
+
+
+def _password_choice_field() -> forms.ChoiceField:
+    return forms.ChoiceField(
+        label=_("Password"),
+        choices=[("generate", _("Generate one")), ("typed", _("Type one"))],
+        initial="generate",
+        widget=forms.RadioSelect,
+    )
+
+
+def _password_field(label=None) -> forms.CharField:
+    return forms.CharField(
+        label=label or _("New password"),
+        required=False,
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+
+class UserCreateForm(PasswordChoiceMixin, QuotaFieldsMixin, forms.Form):
+    """사용자 추가."""
+
+    name = forms.CharField(label=_("Name"), max_length=100)
+    login_id = forms.CharField(
+        label=_("ID"),
+        max_length=64,
+        strip=False,
+        help_text=_(
+            "English letters, digits, dots (.), hyphens (-) and underscores (_); start and end "
+            "with a letter or a digit; at most 64 characters."
+        ),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"}
+        ),
+    )
+    department = forms.CharField(label=_("Department"), max_length=100, required=False)
+    kind = forms.ChoiceField(
+        label=_("Kind"),
+        choices=Account.Kind.choices,
+        initial=Account.Kind.USER,
+        widget=forms.RadioSelect,
+    )
+    uses_mail = forms.BooleanField(label=_("Uses mail"), required=False, initial=True)
+    quota_choice = _quota_choice_field(with_default=True)
+    quota_text = _quota_text_field()
+    password_choice = _password_choice_field()
+    password = _password_field(_("Password"))
+    must_change_password = forms.BooleanField(
+        label=_("Must change the password at the next sign-in"), required=False
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("initial", {"quota_choice": QUOTA_DEFAULT, "uses_mail": True})
+        super().__init__(*args, **kwargs)
+
+
+class PasswordResetForm(PasswordChoiceMixin, forms.Form):
+    password_choice = _password_choice_field()
+    password = _password_field()
+    must_change = forms.BooleanField(
+        label=_("Must change the password at the next sign-in"), required=False, initial=True
+    )
+
+
+class MailPasswordForm(PasswordChoiceMixin, forms.Form):
+    """Set or change the mail-only password (POP3/SMTP)."""
+
+    password_choice = _password_choice_field()
+    password = _password_field(_("Mail-only password"))
+
+
+class QuotaForm(QuotaFieldsMixin, forms.Form):
+    quota_choice = _quota_choice_field(with_default=False)
+    quota_text = _quota_text_field()
+    confirm_below_usage = forms.BooleanField(
+        label=_("Set it even if it is below the current usage"), required=False
+    )
+
+
+class OfficeSettingsForm(QuotaFieldsMixin, forms.Form):
+    quota_choice = _quota_choice_field(with_default=False)
+    quota_text = _quota_text_field()
+
+
+class OwnPasswordForm(forms.Form):
+    """The user's own new password, asked at sign-in after an admin's reset."""
+
+    new_password = forms.CharField(
+        label=_("New password"),
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "autofocus": True}),
+    )
+    new_password_again = forms.CharField(
+        label=_("New password again"),
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("new_password") != data.get("new_password_again"):
+            self.add_error("new_password_again", _("The two passwords differ."))
+        return data

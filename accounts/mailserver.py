@@ -33,6 +33,8 @@ about the recipient Postfix was given.
 With the Dovecot mail store the conf.d snippet also opens doveadm's HTTP
 API to the console and has quota_clone write every user's usage into the
 console's ``mailserver_mailusage`` table (see mailserver/migrations/0001).
+A deleted user (kept, restorable, until it is purged) is in no answer at
+all: its addresses, its sub-accounts' and its logins are unknown.
 
 Password hashes: Django stores ``<algorithm>$…``. The product hashes with
 Argon2id first (``settings.PASSWORD_HASHERS``), Django's
@@ -97,7 +99,7 @@ def postfix_mailbox_query(domain: str | None = None) -> str:
         f"SELECT o.domain || '/' || a.login_id || '/'"
         f" FROM {ACCOUNT} a"
         f" JOIN {OFFICE} o ON o.id = a.office_id"
-        f" JOIN {MAILBOX} m ON m.account_id = a.id"
+        f" JOIN {MAILBOX} m ON m.account_id = a.id AND a.deleted_at IS NULL"
         f" WHERE o.domain = LOWER('%d') AND a.login_id = LOWER('%u')" + _office_filter(domain)
     )
 
@@ -112,7 +114,7 @@ def postfix_alias_query(domain: str | None = None) -> str:
         f" FROM {ADDRESS} s"
         f" JOIN {OFFICE} o ON o.id = s.office_id"
         f" JOIN {ACCOUNT} a ON a.id = s.account_id"
-        f" JOIN {MAILBOX} m ON m.account_id = a.id"
+        f" JOIN {MAILBOX} m ON m.account_id = a.id AND a.deleted_at IS NULL"
         f" JOIN {FOLDER} f ON f.id = s.folder_id"
         f" LEFT JOIN {FOLDER} p ON p.id = f.parent_id"
         f" WHERE o.domain = LOWER('%d') AND LOWER(s.local_part) = LOWER('%u')"
@@ -129,7 +131,7 @@ def postfix_sender_login_query(domain: str | None = None) -> str:
     return (
         f"SELECT a.email FROM {ADDRESS} ad"
         f" JOIN {OFFICE} o ON o.id = ad.office_id"
-        f" JOIN {ACCOUNT} a ON a.id = ad.account_id"
+        f" JOIN {ACCOUNT} a ON a.id = ad.account_id AND a.deleted_at IS NULL"
         f" WHERE o.domain = LOWER('%d') AND LOWER(ad.local_part) = LOWER('%u')"
         + _office_filter(domain)
     )
@@ -157,7 +159,7 @@ def dovecot_password_query(domain: str | None = None) -> str:
         f" FROM (SELECT a.email AS address, {hash_for_service} AS hash"
         f" FROM {ACCOUNT} a"
         f" JOIN {OFFICE} o ON o.id = a.office_id"
-        f" JOIN {MAILBOX} m ON m.account_id = a.id"
+        f" JOIN {MAILBOX} m ON m.account_id = a.id AND a.deleted_at IS NULL"
         f" WHERE o.domain = LOWER('{v['domain']}') AND a.login_id = LOWER('{v['username']}')"
         f" AND a.status = '{Account.Status.ACTIVE}' AND a.kind = '{Account.Kind.USER}'"
         f" AND ({service} NOT IN ({_sql_list(POP3_SERVICES)}) OR m.pop3_enabled)"
@@ -183,7 +185,7 @@ def dovecot_user_query(domain: str | None = None, mail_root: str = MAIL_ROOT) ->
         f" FROM {ADDRESS} ad"
         f" JOIN {OFFICE} o ON o.id = ad.office_id"
         f" JOIN {ACCOUNT} a ON a.id = ad.account_id"
-        f" JOIN {MAILBOX} m ON m.account_id = a.id"
+        f" JOIN {MAILBOX} m ON m.account_id = a.id AND a.deleted_at IS NULL"
         f" WHERE o.domain = LOWER('{v['domain']}') AND LOWER(ad.local_part) = LOWER('{v['username']}')"
         + _office_filter(domain)
     )
@@ -193,7 +195,7 @@ def dovecot_iterate_query(domain: str | None = None) -> str:
     return (
         f"SELECT a.email AS user FROM {ACCOUNT} a"
         f" JOIN {OFFICE} o ON o.id = a.office_id"
-        f" JOIN {MAILBOX} m ON m.account_id = a.id"
+        f" JOIN {MAILBOX} m ON m.account_id = a.id AND a.deleted_at IS NULL"
         " WHERE 1 = 1" + _office_filter(domain)
     )
 

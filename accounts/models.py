@@ -19,6 +19,9 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.access_history import access_window_start, recent_access
 
+# The mail-only password hash Dovecot verifies (accounts/mailserver.py).
+MAIL_PASSWORD_HASH_PREFIX = "argon2$argon2id$"
+
 RESERVED_LOCAL_PARTS = frozenset(
     {"postmaster", "abuse", "mailer-daemon", "root", "hostmaster", "webmaster", "noreply"}
 )
@@ -117,6 +120,7 @@ class Account(AbstractBaseUser):
     class Role(models.TextChoices):
         USER = "user", _("User")
         SUPER_ADMIN = "super_admin", _("Super admin")
+        VIEWER = "viewer", _("View-only admin")
 
     office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="accounts")
     login_id = models.CharField(_("ID"), max_length=64)
@@ -139,6 +143,15 @@ class Account(AbstractBaseUser):
     language = models.CharField(
         _("language"), max_length=8, blank=True, default="", choices=settings.LANGUAGES
     )
+
+    # Set when an admin reset the password with "must change at next sign-in":
+    # the web sign-in then asks for a new password before anything else.
+    # (A nullable timestamp rather than a flag: adding it is a plain
+    # ALTER TABLE on SQLite, and it tells when the reset happened.)
+    password_change_required_at = models.DateTimeField(null=True, blank=True)
+    # Deleted by an admin (삭제): nothing works for the account any more, but
+    # every row is kept, untouched, until it is restored or purged.
+    deleted_at = models.DateTimeField(_("deleted"), null=True, blank=True)
 
     objects = AccountManager()
 
@@ -176,7 +189,19 @@ class Account(AbstractBaseUser):
 
     @property
     def is_active(self) -> bool:  # used by Django's ModelBackend
-        return self.status == self.Status.ACTIVE and self.kind == self.Kind.USER
+        return (
+            self.status == self.Status.ACTIVE
+            and self.kind == self.Kind.USER
+            and self.deleted_at is None
+        )
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    @property
+    def must_change_password(self) -> bool:
+        return self.password_change_required_at is not None
 
     @property
     def is_group_or_shared(self) -> bool:
@@ -273,6 +298,15 @@ class Mailbox(models.Model):
     @property
     def has_mail_password(self) -> bool:
         return bool(self.mail_password)
+
+    @property
+    def mail_password_needs_reset(self) -> bool:
+        """A mail-only password stored in a hash the mail server cannot
+        check (only Argon2id is handed to Dovecot): POP3 and SMTP refuse
+        it, so it has to be set again."""
+        return bool(self.mail_password) and not self.mail_password.startswith(
+            MAIL_PASSWORD_HASH_PREFIX
+        )
 
     @property
     def share_percent(self) -> float | None:
@@ -477,6 +511,15 @@ class AuditEvent(models.Model):
         ACCOUNT_UPDATE = "account_update", _("User changed")
         ROSTER_EXPORT = "roster_export", _("Mail usage list downloaded")
         AUDIT_EXPORT = "audit_export", _("Audit log downloaded")
+        ROLE_CHANGE = "role_change", _("Admin role changed")
+        ACCOUNT_CREATE = "account_create", _("User added")
+        PASSWORD_RESET = "password_reset", _("Password reset")
+        MAIL_PASSWORD = "mail_password", _("Mail-only password changed")
+        QUOTA_CHANGE = "quota_change", _("Quota changed")
+        OFFICE_SETTINGS = "office_settings", _("Office settings changed")
+        ACCOUNT_DELETE = "account_delete", _("User deleted")
+        ACCOUNT_RESTORE = "account_restore", _("User restored")
+        ACCOUNT_PURGE = "account_purge", _("Deleted user purged")
 
     office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="audit_events")
     actor = models.ForeignKey(

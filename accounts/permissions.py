@@ -33,10 +33,11 @@ and every screen already shows it the right things and refuses its writes.
 from __future__ import annotations
 
 from functools import wraps
+from urllib.parse import urlencode
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -51,7 +52,17 @@ WRITE = "write"  # change accounts, empty mailboxes, add and delete sub-accounts
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Account.Role.USER: frozenset(),
     Account.Role.SUPER_ADMIN: frozenset({VIEW, WRITE}),
+    # 읽기 전용 관리자: every screen, list, pane and download; no change.
+    Account.Role.VIEWER: frozenset({VIEW}),
 }
+
+# Methods that only read; any other method changes something and needs WRITE.
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def console_roles() -> list[str]:
+    """The roles that open the console (their sign-ins are audited)."""
+    return [role for role, allowed in ROLE_CAPABILITIES.items() if VIEW in allowed]
 
 
 def capabilities(account: Account) -> frozenset[str]:
@@ -67,6 +78,11 @@ def can_manage(account: Account) -> bool:
 def can_write(account: Account) -> bool:
     """May change what the console shows."""
     return WRITE in capabilities(account)
+
+
+def role_label(account: Account) -> str:
+    """The console role's label, "" for an ordinary account."""
+    return "" if account.role == Account.Role.USER else account.get_role_display()
 
 
 def get_office_or_404(domain: str) -> Office:
@@ -106,6 +122,23 @@ def office_admin_required(view):
             if getattr(request, "htmx", False):
                 return HttpResponseClientRedirect(target)
             return redirect(target)
+        if user.must_change_password:
+            # A password an admin reset must be replaced before anything else.
+            return HttpResponseRedirect(
+                reverse("password_change", args=[office.domain])
+                + "?"
+                + urlencode({"next": request.get_full_path()})
+            )
+        # A role that may only look is refused every change here, before
+        # the view's own method check: a write is 403 whatever its method.
+        # (Its own sign-in security is the admin's to change, not the
+        # office's.)
+        if (
+            request.method not in SAFE_METHODS
+            and not can_write(user)
+            and not getattr(view, "two_factor_setup", False)
+        ):
+            raise PermissionDenied
         request.office = office
         timezone.activate(office.time_zone)
         try:
@@ -125,8 +158,10 @@ def get_account_for_admin(request, login_id: str, **filters) -> tuple[Account, b
     :func:`office_admin_required`): an ID of another office, or one that
     ``filters`` exclude, is a 404. IDs are matched whatever their case. The
     mailbox comes in the same query (most screens show it) and the office is
-    the one already loaded, so the lookup is always one query.
+    the one already loaded, so the lookup is always one query. A deleted
+    user is not found unless ``filters`` ask for it (``deleted_at__isnull``).
     """
+    filters.setdefault("deleted_at__isnull", True)
     admin = request.user
     if admin.office_id != request.office.id:  # the decorator refuses this first
         raise Http404("not an account of this office")
@@ -145,5 +180,5 @@ def get_account_for_admin(request, login_id: str, **filters) -> tuple[Account, b
 def require_write(request, writable: bool) -> None:
     """Refuse (403) a request that would change something when the admin may
     only look."""
-    if request.method not in ("GET", "HEAD", "OPTIONS") and not writable:
+    if request.method not in SAFE_METHODS and not writable:
         raise PermissionDenied

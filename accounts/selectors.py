@@ -40,7 +40,13 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import columns, search_index
 from accounts.access_history import access_window_start, recent_access
-from accounts.models import Account, Address, Mailbox, MailListing, Office
+from accounts.models import (
+    MAIL_PASSWORD_HASH_PREFIX,
+    Account,
+    Address,
+    MailListing,
+    Office,
+)
 
 SEARCH_MAX_LENGTH = 100
 DEFAULT_SORT = "name"
@@ -88,6 +94,17 @@ class UsageFilterSet(django_filters.FilterSet):
             label=_("Account status"),
         )
     )
+    # Not on the read model: it reads the mailbox's stored hash.
+    mail_password = django_filters.ChoiceFilter(
+        method="filter_mail_password",
+        choices=[
+            ("in_use", _("In use")),
+            ("not_in_use", _("Not in use")),
+            ("needs_reset", _("Needs reset")),
+        ],
+        empty_label=_("All"),
+        label=_("Mail-only password"),
+    )
     sort = on_listing(
         django_filters.ChoiceFilter(method="filter_nothing", choices=sort_choices, label=_("Sort"))
     )
@@ -113,6 +130,16 @@ class UsageFilterSet(django_filters.FilterSet):
         if value == "used":
             return queryset.filter(subaccount_count__gt=0)
         return queryset.filter(subaccount_count=0)
+
+    def filter_mail_password(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == "not_in_use":
+            return queryset.filter(mailbox__mail_password="")
+        queryset = queryset.exclude(mailbox__mail_password="")
+        if value == "needs_reset":
+            # Stored in a hash the mail server cannot check (see
+            # Mailbox.mail_password_needs_reset).
+            return queryset.exclude(mailbox__mail_password__startswith=MAIL_PASSWORD_HASH_PREFIX)
+        return queryset
 
     def filter_nothing(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset  # the order is applied last, in filter_queryset
@@ -261,7 +288,9 @@ def mail_accounts(office: Office) -> QuerySet:
     with that condition the database can walk a mailbox index
     (``(office, used_bytes)`` …) to sort by usage, share or last access
     instead of sorting every account of the office."""
-    return Account.objects.filter(office=office, mailbox__office=office).select_related("mailbox")
+    return Account.objects.filter(
+        office=office, mailbox__office=office, deleted_at__isnull=True
+    ).select_related("mailbox")
 
 
 def usage_rows(office: Office, params: Mapping[str, Any]) -> tuple[UsageFilterSet, QuerySet]:
@@ -385,7 +414,7 @@ def _counts(office: Office, filterset: UsageFilterSet) -> tuple[int, int]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT ({filtered_sql}), "
-            f"(SELECT COUNT(*) FROM {Mailbox._meta.db_table} WHERE office_id = %s)",
+            f"(SELECT COUNT(*) FROM {MailListing._meta.db_table} WHERE office_id = %s)",
             [*params, office.pk],
         )
         filtered, total = cursor.fetchone()
@@ -411,7 +440,9 @@ def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsageP
     per_page = page_size(params)
     few_matches = None
     if not filterset.is_filtered:
-        count = total = Mailbox.objects.filter(office=office).count()
+        # The read model has a row per listed account: a deleted user's
+        # mailbox is kept but not listed.
+        count = total = MailListing.objects.filter(office=office).count()
     else:
         count, total = _counts(office, filterset)
         if (

@@ -170,8 +170,11 @@ def account_update(
             .filter(office_id=account.office_id, role=Account.Role.SUPER_ADMIN)
             .order_by("pk")
         )
+        # A deleted admin (kept, restorable) manages nothing meanwhile.
         active_admins = {
-            pk for pk, st in admin_rows.values_list("pk", "status") if st == Account.Status.ACTIVE
+            pk
+            for pk, st, deleted in admin_rows.values_list("pk", "status", "deleted_at")
+            if st == Account.Status.ACTIVE and deleted is None
         }
     target = (
         Account.objects.select_for_update(of=("self",))

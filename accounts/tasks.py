@@ -16,3 +16,12 @@ def sweep_jobs() -> None:
     queued, a little in the future, while any job is unfinished."""
     export_jobs.recover_stale_jobs()
     export_jobs.schedule_sweep()
+
+
+def purge_deleted_users_task() -> None:
+    """Queued at each deletion to run when that user's time is up; the
+    purge takes whatever is due then, so a restored user is simply left
+    alone and an extra run does nothing."""
+    from accounts.account_services import purge_deleted_users
+
+    purge_deleted_users()

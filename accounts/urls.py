@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from accounts.views import auth, manage, security
+from accounts.views import auth, manage, security, users
 
 urlpatterns = [
     path("", auth.office_home, name="office_home"),
@@ -12,4 +12,6 @@ urlpatterns = [
     path("manage/users/", include("accounts.urls_users")),
     path("manage/audit/", include("accounts.urls_audit")),
     path("manage/security/", security.two_factor_page, name="two_factor"),
+    path("manage/settings/", users.office_settings, name="office_settings"),
+    path("password/", auth.password_change, name="password_change"),
 ]

@@ -132,3 +132,87 @@ def test_another_offices_ids_are_not_reachable_through_this_office(offices):
         if {"login_id", "local_part"} & set(route.keywords):
             url = url_for(route, values)
             assert client.get(url).status_code == 404, url
+
+
+# --- The view-only admin (읽기 전용 관리자) -------------------------------------
+
+# Forms a view-only admin may still see: the language switch and signing out.
+READ_ONLY_FORM_ACTIONS = ("/i18n/setlang/", "/logout/")
+# Markup that only a control changing something carries: a write form, an
+# htmx write, or a link opening a write dialog.
+WRITE_MARKERS = ('hx-post="', "hx-put=", "hx-delete=", "hx-patch=", "btn--danger")
+
+
+def write_controls(html: str) -> list[str]:
+    from tests.html_checks import PageParser
+
+    parser = PageParser()
+    parser.feed(html)
+    found = [
+        f"<form method=post action={form.action!r}>"
+        for form in parser.forms
+        if form.method == "post" and not (form.action or "").endswith(READ_ONLY_FORM_ACTIONS)
+    ]
+    found += [marker for marker in WRITE_MARKERS if marker in html]
+    found += [link for link in parser.links if "/empty/" in link or "/_add/" in link]
+    return found
+
+
+@pytest.fixture
+def viewer(offices):
+    from accounts.models import Account
+
+    org, _ = offices
+    org.lee.role = Account.Role.VIEWER
+    org.lee.save(update_fields=["role"])
+    return org
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=str)
+def test_viewer_sees_every_screen_without_write_controls(viewer, route):
+    url = url_for(route, identifiers(viewer))
+    client = signed_in(viewer.lee)
+    for extra in ({}, {"HTTP_HX_REQUEST": "true"}):
+        # (A download whose file is not written yet redirects to its
+        # progress page, for every admin: followed here.)
+        response = client.get(url, follow=True, **extra)
+        assert response.status_code == 200, f"GET {url} {extra}"
+        assert all(f"/{viewer.office.domain}/manage/" in hop for hop, _ in response.redirect_chain)
+        if response.get("Content-Type", "").startswith("text/html"):
+            html = response.content.decode()
+            assert write_controls(html) == [], f"GET {url} {extra}"
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=str)
+def test_viewer_is_refused_every_write(viewer, route):
+    url = url_for(route, identifiers(viewer))
+    client = signed_in(viewer.lee)
+    before = database_fingerprint()
+    for method, extra in REQUESTS:
+        if method == "GET":
+            continue
+        response = send(client, method, url, extra)
+        assert response.status_code == 403, f"{method} {url} {extra}"
+    for action in ("role", "password", "mail_password", "mail_password_remove", "quota"):
+        response = client.post(url, {**HARMFUL_POST, "action": action, "role": "super_admin"})
+        assert response.status_code == 403, f"POST {url} action={action}"
+    assert database_fingerprint() == before
+
+
+def test_the_same_screens_show_write_controls_to_a_super_admin(offices):
+    """The check above would pass on screens that never have any: a super
+    admin sees them on the list, the pane, the user page and the dialogs."""
+    org, _ = offices
+    client = signed_in(org.admin)
+    domain, kim = org.office.domain, org.kim.login_id
+    for url in (
+        f"/{domain}/manage/mail/accounts/",
+        f"/{domain}/manage/users/",
+        f"/{domain}/manage/users/{kim}/",
+        f"/{domain}/manage/mail/accounts/{kim}/empty/",
+        f"/{domain}/manage/mail/accounts/{kim}/subaccounts/",
+        f"/{domain}/manage/settings/",
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert write_controls(response.content.decode()), url

@@ -14,7 +14,7 @@ from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.contrib import auth
+from django.contrib import auth, messages
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import redirect_to_login
@@ -32,9 +32,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts import audit, throttle, two_factor
-from accounts.forms import CodeForm, DomainForm, LoginIdForm, PasswordForm
+from accounts.account_services import password_change_own
+from accounts.forms import CodeForm, DomainForm, LoginIdForm, OwnPasswordForm, PasswordForm
 from accounts.models import Account, AuditEvent, Office
-from accounts.permissions import get_office_or_404
+from accounts.permissions import can_manage, get_office_or_404
+from accounts.services import DomainError
 
 GENERIC_LOGIN_ERROR = gettext_lazy("The ID or password is incorrect.")
 # In the session between a right password and the second factor.
@@ -87,7 +89,7 @@ def _count_failure(
     ip = audit.client_ip(request)
     username = f"{login_id}@{office.domain}"
     failure = throttle.record_failure(ip, unknown_username=username if unknown else None)
-    admin = account if account is not None and account.is_office_admin else None
+    admin = account if account is not None and can_manage(account) else None
     if admin is not None:
         audit.record(
             office=office,
@@ -220,7 +222,7 @@ def login(request, domain):
         context.update(form=form)
         return render(request, "accounts/login_password.html", context, status=200)
 
-    if user.is_office_admin and two_factor.has_two_factor(user):
+    if can_manage(user) and two_factor.has_two_factor(user):
         # The password was right; the code from the app is the third step.
         request.session[PENDING_KEY] = {
             "account": user.pk,
@@ -240,7 +242,7 @@ def _sign_in(request, office: Office, user: Account, second_factor: str = "") ->
         request.session.pop(PENDING_KEY, None)
         request.session.cycle_key()
         auth.login(request, user, backend=MODEL_BACKEND)
-        if user.is_office_admin:
+        if can_manage(user):
             audit.record(
                 office=office,
                 action=AuditEvent.Action.LOGIN,
@@ -250,7 +252,13 @@ def _sign_in(request, office: Office, user: Account, second_factor: str = "") ->
                 ip=audit.client_ip(request),
             )
     target = _safe_next(request, office)
-    if office.require_two_factor and user.is_office_admin and not second_factor:
+    if user.must_change_password:
+        # An admin reset the password and asked for a new one: nothing else
+        # opens until the user has chosen it.
+        target = (
+            reverse("password_change", args=[office.domain]) + "?" + urlencode({"next": target})
+        )
+    elif office.require_two_factor and can_manage(user) and not second_factor:
         # Required of every admin, and this one has none yet: set it up first.
         target = reverse("two_factor", args=[office.domain])
     response = HttpResponseRedirect(target)
@@ -315,11 +323,52 @@ def logout(request, domain):
     return redirect("login", domain=office.domain)
 
 
+def password_change_redirect(request, office: Office):
+    """Where a signed-in user who must first choose a new password is sent."""
+    return HttpResponseRedirect(
+        reverse("password_change", args=[office.domain])
+        + "?"
+        + urlencode({"next": request.get_full_path()})
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def password_change(request, domain):
+    """The user's own new password, asked after an admin reset it with
+    "must change at the next sign-in"."""
+    office = get_office_or_404(domain)
+    user = request.user
+    if not user.is_authenticated or user.office_id != office.id:
+        return redirect_to_login(request.get_full_path(), reverse("login", args=[office.domain]))
+    form = OwnPasswordForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                password_change_own(account=user, password=form.cleaned_data["new_password"])
+            except DomainError as error:
+                form.add_error("new_password", error)
+            else:
+                # The session survives its own password change.
+                auth.update_session_auth_hash(request, user)
+                messages.success(request, _("Your new password was saved."))
+                return HttpResponseRedirect(_safe_next(request, office))
+        status = 400
+    return render(
+        request,
+        "accounts/password_change.html",
+        {"office": office, "form": form, "next": request.GET.get("next") or ""},
+        status=status,
+    )
+
+
 def office_home(request, domain):
     office = get_office_or_404(domain)
     user = request.user
     if not user.is_authenticated or user.office_id != office.id:
         return redirect_to_login(request.get_full_path(), reverse("login", args=[office.domain]))
+    if user.must_change_password:
+        return password_change_redirect(request, office)
     mailbox = getattr(user, "mailbox", None)
     return render(request, "accounts/office_home.html", {"office": office, "mailbox": mailbox})
 

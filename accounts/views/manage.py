@@ -10,11 +10,11 @@ from accounts.permissions import office_admin_required
 @office_admin_required
 def dashboard(request):
     office = request.office
-    accounts = Account.objects.filter(office=office).aggregate(
+    accounts = Account.objects.filter(office=office, deleted_at__isnull=True).aggregate(
         total=Count("id"),
         suspended=Count("id", filter=Q(status=Account.Status.SUSPENDED)),
     )
-    mail = Mailbox.objects.filter(office=office).aggregate(
+    mail = Mailbox.objects.filter(office=office, account__deleted_at__isnull=True).aggregate(
         users=Count("pk"), used=Sum("used_bytes"), messages=Sum("message_count")
     )
     return render(

@@ -126,13 +126,19 @@ def test_usage_by_folder_marks_subaccount_folders(admin_client, org):
 
 def test_pop3_smtp_and_mail_only_password(admin_client, org):
     Mailbox.objects.filter(account=org.kim).update(
-        pop3_enabled=False, smtp_enabled=True, mail_password="pbkdf2$hash"
+        pop3_enabled=False,
+        smtp_enabled=True,
+        mail_password="argon2$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g",
     )
     response = pane(admin_client)
     body = response.content.decode()
     assert "메일 전용 비밀번호" in body and "사용 중" in body
     assert response.context["mailbox"].pop3_enabled is False
     assert response.context["mailbox"].smtp_enabled is True
+    # A hash the mail server cannot check is flagged rather than "in use".
+    Mailbox.objects.filter(account=org.kim).update(mail_password="pbkdf2$hash")
+    body = pane(admin_client).content.decode()
+    assert "재설정 필요" in body and "data-needs-reset" in body
 
 
 def test_links_to_user_management_in_a_new_tab_and_to_the_subaccount_dialog(admin_client, org):

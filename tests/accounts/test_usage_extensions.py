@@ -183,7 +183,10 @@ def test_a_filter_the_read_model_carries_is_counted_there(admin_client, people, 
     assert listing in count_query(admin_client, {"prefix": "user", "status": "active"})
     # A mailbox field the read model lacks: the rows' own query counts.
     sql = count_query(admin_client, {"prefix": "user", "quota": "limited"})
-    assert listing not in sql and Mailbox._meta.db_table in sql
+    # (The same statement also counts the office's listed accounts, the
+    # total, on the read model: only the filtered count is looked at here.)
+    filtered = sql.rsplit(f"(SELECT COUNT(*) FROM {listing} WHERE office_id", 1)[0]
+    assert listing not in filtered and Mailbox._meta.db_table in filtered
 
 
 def test_filters_that_claim_the_read_model_give_its_count(people):
