@@ -18,6 +18,7 @@ def sweep_jobs() -> None:
     export_jobs.schedule_sweep()
 
 
+@task()
 def purge_deleted_users_task() -> None:
     """Queued at each deletion to run when that user's time is up; the
     purge takes whatever is due then, so a restored user is simply left

@@ -486,7 +486,7 @@ def test_dovecot_verifies_the_mail_only_password_set_here_and_refuses_the_accoun
     org.kim.set_password("kim-web-pass")
     org.kim.save(update_fields=["password"])
     svc.mail_password_set(actor=org.admin, account=org.kim, password=NEW_PASSWORD)
-    _, pop3_hash = dovecot_lookup("2.3", "pop3", "minjun.kim")
+    _, pop3_hash = dovecot_lookup("pop3", "minjun.kim")
 
     def dovecot_accepts(raw: str) -> bool:
         result = subprocess.run(
@@ -497,7 +497,7 @@ def test_dovecot_verifies_the_mail_only_password_set_here_and_refuses_the_accoun
     assert dovecot_accepts(NEW_PASSWORD)
     assert not dovecot_accepts("kim-web-pass")
     # IMAP keeps the account password.
-    _, imap_hash = dovecot_lookup("2.3", "imap", "minjun.kim")
+    _, imap_hash = dovecot_lookup("imap", "minjun.kim")
     assert imap_hash != pop3_hash
 
 
