@@ -48,6 +48,7 @@ from jinja2 import Template
 from accounts.access_history import recent_access
 from accounts.formatting import human_bytes, human_quota
 from accounts.models import Account, Mailbox
+from accounts.permissions import can_write
 from mailadmin.jinja_env import jinja_env, render
 
 ROWS_TEMPLATE = "accounts/usage_rows.html"
@@ -176,6 +177,14 @@ def _local_naive(moment: dt.datetime, zone: zoneinfo.ZoneInfo) -> dt.datetime:
 
 
 USAGE_COLUMNS: tuple[Column, ...] = (
+    # The bulk bar's checkboxes (form="bulk-form": the table is not inside
+    # that form, so the filters' form and the rows stay separate).
+    Column(
+        "select",
+        label=_("Select"),
+        cell="accounts/usage_cells/select.html",
+        header_class="usage-table__select",
+    ),
     Column(
         "name",
         label=_("Name"),
@@ -407,6 +416,7 @@ def _row_text() -> SimpleNamespace:
     return SimpleNamespace(
         kinds={key: str(label) for key, label in kinds.items()},
         statuses={key: str(label) for key, label in Account.Status.choices},
+        select=gettext("Select"),
         sub=gettext("Sub"),
         sub_hidden=gettext("sub-account"),
         settings=gettext("Sub-account settings"),
@@ -433,6 +443,7 @@ def render_usage_rows(request, office, rows: Sequence[Account]) -> str:
         protocols=dict(Mailbox.Protocol.choices),
         USER=Account.Kind.USER.value,
         ACTIVE=Account.Status.ACTIVE.value,
+        can_write=can_write(request.user),
     )
 
 

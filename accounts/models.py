@@ -467,6 +467,9 @@ class AuditEvent(models.Model):
         SUBACCOUNT_ADD = "subaccount_add", _("Sub-account added")
         SUBACCOUNT_DELETE = "subaccount_delete", _("Sub-account deleted")
         ACCOUNT_UPDATE = "account_update", _("User changed")
+        ACCOUNT_CREATE = "account_create", _("User added")
+        BULK_UPDATE = "bulk_update", _("Bulk change")
+        BULK_IMPORT = "bulk_import", _("Bulk registration")
         ROSTER_EXPORT = "roster_export", _("Mail usage list downloaded")
         AUDIT_EXPORT = "audit_export", _("Audit log downloaded")
 
