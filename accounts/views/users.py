@@ -18,7 +18,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.audit import client_ip
 from accounts.forms import AccountUpdateForm, UserSearchForm
 from accounts.models import Account
-from accounts.permissions import get_account_for_admin, office_admin_required, require_write
+from accounts.permissions import (
+    can_write,
+    get_account_for_admin,
+    office_admin_required,
+    require_write,
+)
 from accounts.services import DomainError, account_update
 
 USERS_PAGE_SIZE = 20
@@ -49,7 +54,13 @@ def user_list(request):
     return render(
         request,
         "accounts/user_list.html",
-        {"form": form, "query": query, "page": page, "nav": "users"},
+        {
+            "form": form,
+            "query": query,
+            "page": page,
+            "nav": "users",
+            "can_write": can_write(request.user),
+        },
         status=200 if form.is_valid() else 400,
     )
 
