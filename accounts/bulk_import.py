@@ -95,7 +95,7 @@ COLUMNS: tuple[ImportColumn, ...] = (
         gettext_lazy("Password"),
         16,
         gettext_lazy(
-            "Only for new accounts; optional (without one, set it later on 사용자 관리). "
+            "Only for new accounts; optional (without one, set it later in user management). "
             "Never written back into a downloaded list."
         ),
     ),
