@@ -13,20 +13,32 @@ that the per-account events point to.
 An admin never suspends themselves this way: their own row is skipped and
 the summary says so. (The last active super admin cannot be suspended
 either; since the admin acting is one and is skipped, that holds too.)
+
+More accounts than ``MAILADMIN_BULK_BACKGROUND_ROWS`` become a
+:class:`~accounts.models.BulkJob` that the background worker applies a
+chunk per transaction, with a progress bar like a big roster download; see
+:func:`bulk_job_run` for why an interrupted run never half-changes an
+account.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import models, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import audit
 from accounts.mailstore import get_mail_store
-from accounts.models import Account, AuditEvent, Mailbox, Office
+from accounts.models import Account, AuditEvent, BulkJob, Mailbox, Office
+
+logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 500
 
@@ -208,3 +220,111 @@ def accounts_bulk_update(
         )
     _finish_summary(summary, result)
     return result
+
+
+# -- In the background ---------------------------------------------------------
+
+
+def background_threshold() -> int:
+    return settings.MAILADMIN_BULK_BACKGROUND_ROWS
+
+
+@transaction.atomic
+def bulk_job_start(
+    *,
+    office: Office,
+    actor: Account,
+    action: str,
+    account_ids: Iterable[int],
+    quota_bytes: int | None = None,
+    filters: dict[str, Any] | None = None,
+    ip: str | None = None,
+) -> BulkJob:
+    """Record the job with the accounts the admin confirmed and its summary
+    audit event, and queue the work once this transaction has committed."""
+    if action not in _EFFECTS:
+        raise ValueError(f"unknown bulk action {action!r}")
+    ids = sorted(set(account_ids))
+    summary = bulk_summary(
+        office=office,
+        actor=actor,
+        action=action,
+        total=len(ids),
+        quota_bytes=quota_bytes,
+        filters=filters,
+        ip=ip,
+        extra={"background": True},
+    )
+    job = BulkJob.objects.create(
+        office=office,
+        requested_by=actor,
+        action=action,
+        quota_bytes=quota_bytes,
+        account_ids=ids,
+        summary=summary,
+        ip=ip,
+        params=filters or {},
+        total=len(ids),
+    )
+    summary.data["job"] = str(job.pk)
+    AuditEvent.objects.filter(pk=summary.pk).update(data=summary.data)
+    from accounts.tasks import run_bulk_job
+
+    transaction.on_commit(lambda: run_bulk_job.enqueue(str(job.pk)))
+    return job
+
+
+def bulk_job_run(*, job_id: str) -> None:
+    """The worker's side: apply the job a chunk at a time, each chunk in its
+    own transaction together with the job's progress, resuming after the
+    last chunk a previous (interrupted) run finished."""
+    job = BulkJob.objects.select_related("office", "requested_by", "summary").get(pk=job_id)
+    if job.status in (BulkJob.Status.DONE, BulkJob.Status.FAILED):
+        return
+    BulkJob.objects.filter(pk=job.pk).update(status=BulkJob.Status.RUNNING)
+    ids: list[int] = job.account_ids
+    actor = job.requested_by
+    try:
+        if actor is None:
+            raise RuntimeError("the admin who started this job no longer exists")
+        while job.done < len(ids):
+            chunk = ids[job.done : job.done + CHUNK_SIZE]
+            with transaction.atomic():
+                result = BulkResult()
+                bulk_apply_chunk(
+                    office=job.office,
+                    actor=actor,
+                    action=job.action,
+                    account_ids=chunk,
+                    quota_bytes=job.quota_bytes,
+                    summary=job.summary,
+                    ip=job.ip,
+                    result=result,
+                )
+                job.done += len(chunk)
+                job.changed += result.changed
+                job.unchanged += result.unchanged
+                job.skipped = [*job.skipped, *result.skipped]
+                BulkJob.objects.filter(pk=job.pk).update(
+                    done=job.done,
+                    changed=job.changed,
+                    unchanged=job.unchanged,
+                    skipped=job.skipped,
+                )
+            if settings.MAILADMIN_BULK_CHUNK_PAUSE:
+                time.sleep(settings.MAILADMIN_BULK_CHUNK_PAUSE)
+    except Exception as error:
+        logger.exception("bulk job %s failed", job.pk)
+        BulkJob.objects.filter(pk=job.pk).update(
+            status=BulkJob.Status.FAILED, error=str(error)[:2000], finished=timezone.now()
+        )
+        raise
+    with transaction.atomic():
+        if job.summary is not None:
+            _finish_summary(
+                job.summary,
+                BulkResult(changed=job.changed, unchanged=job.unchanged, skipped=job.skipped),
+            )
+        BulkJob.objects.filter(pk=job.pk).update(
+            status=BulkJob.Status.DONE, finished=timezone.now()
+        )

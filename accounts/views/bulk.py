@@ -8,6 +8,9 @@ confirmation is the body of the shared dialog and a success closes it and
 refreshes the table. The count is taken again when the admin confirms: if
 the filtered set changed in between, the confirmation is shown again with
 the new number rather than acting on accounts the admin did not count.
+
+Above ``MAILADMIN_BULK_BACKGROUND_ROWS`` accounts the confirmation starts
+a background job instead and the admin watches its progress page.
 """
 
 from __future__ import annotations
@@ -19,15 +22,16 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts import audit
-from accounts.bulk import BulkAction, accounts_bulk_update
+from accounts.bulk import BulkAction, accounts_bulk_update, background_threshold, bulk_job_start
 from accounts.formatting import human_quota
+from accounts.models import BulkJob
 from accounts.permissions import can_write, office_admin_required, require_write
 from accounts.quota_text import QUOTA_HELP, parse_quota
 from accounts.selectors import UsageFilterSet, mail_accounts, usage_rows
@@ -147,6 +151,22 @@ def account_bulk(request):
             "The number of accounts changed since you were asked. Check it and confirm again."
         )
         return _confirmation(request, context)
+    if len(ids) > background_threshold():
+        job = bulk_job_start(
+            office=request.office,
+            actor=request.user,
+            action=action,
+            account_ids=ids,
+            quota_bytes=quota_bytes,
+            filters=filters,
+            ip=audit.client_ip(request),
+        )
+        url = reverse("mail_bulk_job", args=[request.office.domain, job.pk])
+        if request.htmx:
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = url
+            return response
+        return redirect(url)
     result = accounts_bulk_update(
         office=request.office,
         actor=request.user,
@@ -176,3 +196,23 @@ def _confirmation(request, context: dict, *, status: int = 200):
     if request.htmx:
         status = 200
     return render_htmx(request, "accounts/bulk_confirm.html", "bulk-dialog", context, status=status)
+
+
+def _job_context(request, job: BulkJob) -> dict:
+    return {
+        "job": job,
+        "action_label": BulkAction(job.action).label if job.action in BulkAction.values else "",
+        "finished": job.status in (BulkJob.Status.DONE, BulkJob.Status.FAILED),
+        "back": _list_url(request, job.params),
+        "nav": "mail_usage",
+    }
+
+
+@office_admin_required
+@require_GET
+def bulk_job(request, job_id):
+    """A background bulk action's page; htmx polls its progress fragment."""
+    job = get_object_or_404(BulkJob, pk=job_id, office=request.office)
+    return render_htmx(
+        request, "accounts/bulk_job.html", "bulk-progress", _job_context(request, job)
+    )

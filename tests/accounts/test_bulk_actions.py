@@ -239,3 +239,99 @@ def test_query_count_does_not_grow_with_accounts(org, django_assert_max_num_quer
         accounts_bulk_update(
             office=org.office, actor=org.admin, action=BulkAction.SMTP_OFF, account_ids=ids
         )
+
+
+# -- In the background -------------------------------------------------------
+
+
+def start_job(client, org, settings, capture, **extra):
+    from accounts.models import BulkJob
+
+    settings.MAILADMIN_BULK_BACKGROUND_ROWS = 10
+    with capture(execute=False):
+        response = client.post(
+            bulk_url(org),
+            {
+                "action": "smtp_off",
+                "scope": "filtered",
+                "q": "bulk",
+                "confirm": "1",
+                "expected": "30",
+                **extra,
+            },
+        )
+    job = BulkJob.objects.get()
+    return response, job
+
+
+def test_big_action_becomes_a_background_job(
+    admin_client, org, settings, django_capture_on_commit_callbacks
+):
+    from accounts.bulk import bulk_job_run
+
+    make_many(org, 30)
+    response, job = start_job(admin_client, org, settings, django_capture_on_commit_callbacks)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("mail_bulk_job", args=[org.office.domain, job.pk])
+    assert job.total == 30 and job.done == 0
+    assert not Mailbox.objects.filter(smtp_enabled=False).exists()
+    page = admin_client.get(response["Location"]).content.decode()
+    assert 'hx-trigger="every 1s"' in page
+    bulk_job_run(job_id=str(job.pk))
+    job.refresh_from_db()
+    assert job.status == "done" and job.done == 30 and job.changed == 30
+    assert Mailbox.objects.filter(smtp_enabled=False).count() == 30
+    assert AuditEvent.objects.filter(action="account_update").count() == 30
+    summary = AuditEvent.objects.get(action="bulk_update")
+    assert summary.data["changed"] == 30 and summary.data["job"] == str(job.pk)
+    fragment = admin_client.get(response["Location"], HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in fragment and 'value="100"' in fragment
+
+
+def test_interrupted_job_leaves_accounts_done_or_untouched_and_resumes(
+    admin_client, org, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    import accounts.bulk as bulk
+
+    make_many(org, 30)
+    _response, job = start_job(admin_client, org, settings, django_capture_on_commit_callbacks)
+    monkeypatch.setattr(bulk, "CHUNK_SIZE", 10)
+    real = bulk.bulk_apply_chunk
+    calls = {"n": 0}
+
+    def dies_in_second_chunk(**kwargs):
+        calls["n"] += 1
+        real(**kwargs)  # the chunk's rows are written …
+        if calls["n"] == 2:
+            raise RuntimeError("worker killed")  # … and rolled back with it
+
+    monkeypatch.setattr(bulk, "bulk_apply_chunk", dies_in_second_chunk)
+    with pytest.raises(RuntimeError):
+        bulk.bulk_job_run(job_id=str(job.pk))
+    job.refresh_from_db()
+    assert job.done == 10
+    off = set(Mailbox.objects.filter(smtp_enabled=False).values_list("account_id", flat=True))
+    assert off == set(job.account_ids[:10])
+    events = AuditEvent.objects.filter(action="account_update")
+    assert set(events.values_list("target_id", flat=True)) == off
+
+    # Run again (as a retry would): it resumes after the finished chunk.
+    monkeypatch.setattr(bulk, "bulk_apply_chunk", real)
+    bulk.BulkJob.objects.filter(pk=job.pk).update(status="running")
+    bulk.bulk_job_run(job_id=str(job.pk))
+    job.refresh_from_db()
+    assert job.status == "done" and job.changed == 30
+    assert Mailbox.objects.filter(smtp_enabled=False).count() == 30
+    assert AuditEvent.objects.filter(action="account_update").count() == 30
+
+
+def test_other_office_cannot_see_a_job(
+    client, org, other, settings, django_capture_on_commit_callbacks
+):
+    make_many(org, 30)
+    client.force_login(org.admin)
+    response, job = start_job(client, org, settings, django_capture_on_commit_callbacks)
+    client.force_login(other.admin)
+    assert client.get(response["Location"]).status_code == 404
+    url = reverse("mail_bulk_job", args=[other.office.domain, job.pk])
+    assert client.get(url).status_code == 404
