@@ -210,9 +210,9 @@ def _job_context(request, job: BulkJob) -> dict:
 
 @office_admin_required
 @require_GET
-def bulk_job(request, job_id):
+def bulk_job(request, bulk_job_id):
     """A background bulk action's page; htmx polls its progress fragment."""
-    job = get_object_or_404(BulkJob, pk=job_id, office=request.office)
+    job = get_object_or_404(BulkJob, pk=bulk_job_id, office=request.office)
     return render_htmx(
         request, "accounts/bulk_job.html", "bulk-progress", _job_context(request, job)
     )
