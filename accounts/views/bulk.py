@@ -26,7 +26,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import audit
 from accounts.bulk import BulkAction, accounts_bulk_update, background_threshold, bulk_job_start
@@ -112,8 +112,12 @@ def _action_sentence(action: str, count: int, quota_bytes) -> str:
 
 
 @office_admin_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def account_bulk(request):
+    if request.method == "GET":
+        # Only a form posts here; an address typed or reloaded goes back to
+        # the list.
+        return redirect("mail_accounts", request.office.domain)
     require_write(request, can_write(request.user))
     form = BulkActionForm(request.POST)
     filters = _filters(request.POST)

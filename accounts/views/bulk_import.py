@@ -21,7 +21,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import bulk_import
 from accounts.audit import client_ip
@@ -153,7 +153,13 @@ def _display(preview: bulk_import.Preview) -> dict:
 
 
 def _page(request, form, *, preview=None, token="", status=200, notice=""):
-    context = {"nav": "users", "form": form, "notice": notice, "max_mb": MAX_FILE_BYTES >> 20}
+    context = {
+        "nav": "users",
+        "form": form,
+        "notice": notice,
+        "max_mb": MAX_FILE_BYTES >> 20,
+        "can_write": can_write(request.user),
+    }
     if preview is not None:
         context.update(preview=preview, token=token, digest=preview.digest(), **_display(preview))
     return render(request, "accounts/user_import.html", context, status=status)
@@ -199,8 +205,11 @@ def user_import(request):
 
 
 @office_admin_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def user_import_confirm(request):
+    if request.method == "GET":
+        # A reload of the confirmed page: back to the upload.
+        return redirect("user_import", request.office.domain)
     require_write(request, can_write(request.user))
     found = _stored(request, request.POST.get("token", ""))
     if found is None:

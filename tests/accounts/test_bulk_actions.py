@@ -197,8 +197,10 @@ def test_ordinary_user_gets_403(user_client, org):
     assert response.status_code == 403
 
 
-def test_get_is_not_allowed(admin_client, org):
-    assert admin_client.get(bulk_url(org)).status_code == 405
+def test_get_goes_back_to_the_list(admin_client, org):
+    response = admin_client.get(bulk_url(org))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("mail_accounts", args=[org.office.domain])
 
 
 def test_failure_midway_leaves_every_account_untouched(org, monkeypatch):

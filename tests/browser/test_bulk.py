@@ -8,6 +8,7 @@ from openpyxl import Workbook
 from playwright.sync_api import expect
 
 from accounts.models import Account, Mailbox
+from tests.browser import axe
 from tests.browser.conftest import login
 from tests.factories import PASSWORD
 
@@ -42,6 +43,7 @@ def _rows(bad: bool):
 def test_bulk_registration_shows_errors_then_applies_fixed_file(
     page, live_server, office_data, console_errors, tmp_path
 ):
+    axe.install(page)
     login(page, live_server.url, "gabiaedu.com", "admin", PASSWORD)
     page.goto(f"{live_server.url}/gabiaedu.com/manage/users/")
     page.get_by_role("link", name="일괄 등록").click()
@@ -58,6 +60,7 @@ def test_bulk_registration_shows_errors_then_applies_fixed_file(
     expect(page.locator("tr[data-row='11'] .import-cell__error")).to_contain_text("용량")
     expect(page.locator("tr[data-row='16'] .import-cell__error")).to_contain_text("POP3")
     expect(page.locator("#import-confirm")).to_have_count(0)
+    axe.assert_accessible(page, "the 일괄 등록 preview with errors")
     assert not Account.objects.filter(login_id__startswith="staff").exists()
 
     page.get_by_label("엑셀 파일 (.xlsx)").set_input_files(
@@ -66,6 +69,7 @@ def test_bulk_registration_shows_errors_then_applies_fixed_file(
     page.get_by_role("button", name="올리고 미리보기").click()
     expect(page.locator("#count-new")).to_have_text("20")
     expect(page.locator("#count-error")).to_have_text("0")
+    axe.assert_accessible(page, "the 일괄 등록 preview ready to confirm")
     page.locator("#import-confirm").click()
     expect(page.locator(".messages, [role=status], .message").first).to_contain_text("20")
     assert Account.objects.filter(login_id__startswith="staff").count() == 20
@@ -86,3 +90,27 @@ def test_bulk_action_with_htmx_dialog(page, live_server, office_data, console_er
     expect(dialog).to_be_hidden()
     expect(page.locator("#account-table")).to_contain_text("계정 2개를 변경")
     assert Mailbox.objects.filter(pop3_enabled=False).count() == 2
+
+
+def test_bulk_dialog_by_keyboard(page, live_server, office_data, console_errors):
+    axe.install(page)
+    login(page, live_server.url, "gabiaedu.com", "admin", PASSWORD)
+    page.goto(f"{live_server.url}/gabiaedu.com/manage/mail/accounts/?status=active")
+    axe.assert_accessible(page, "the usage list with the bulk bar")
+    checkbox = page.locator("#account-table input[value='minjun.kim']")
+    checkbox.focus()
+    page.keyboard.press("Space")
+    expect(checkbox).to_be_checked()
+    page.locator("#bulk-action").focus()
+    page.keyboard.press("Tab")  # the quota field
+    page.keyboard.press("Tab")  # apply to the checked accounts
+    expect(page.locator("#bulk-selected")).to_be_focused()
+    page.keyboard.press("Enter")
+    dialog = page.locator("#modal")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("#bulk-confirm")).to_be_focused()
+    axe.assert_accessible(page, "the bulk action dialog")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#bulk-selected")).to_be_focused()
+    assert Account.objects.filter(status="suspended").count() == 1  # only jiho.park
