@@ -28,7 +28,7 @@ from typing import IO, Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -506,6 +506,25 @@ def apply(
     one the admin confirmed (``digest``), write every row in one
     transaction. Raises :class:`PreviewChanged` otherwise."""
     sheet = read_sheet(upload, filename=filename)
+    try:
+        return _apply(
+            sheet,
+            office=office,
+            actor=actor,
+            filename=filename,
+            digest=digest,
+            ip=ip,
+            progress=progress,
+        )
+    except IntegrityError:
+        # An ID registered meanwhile by someone else: the unique index
+        # refused it and the whole file rolled back. Show the new plan.
+        raise PreviewChanged(
+            preview_sheet(sheet, office=office, actor=actor, filename=filename)
+        ) from None
+
+
+def _apply(sheet, *, office, actor, filename, digest, ip, progress) -> ImportResult:
     with transaction.atomic():
         # Serialise with other changes of these accounts, then plan again
         # under the lock so what is written is what the preview showed.
