@@ -16,6 +16,7 @@ a background job instead and the admin watches its progress page.
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import urlencode
 
 from django import forms
@@ -39,6 +40,7 @@ from mailadmin.htmx import render_htmx
 
 # More checked IDs than any page shows means a forged form.
 MAX_CHECKED = 1000
+_ID_SHAPE = re.compile(r"[a-z0-9._-]{1,64}", re.ASCII)
 
 
 class BulkActionForm(forms.Form):
@@ -81,12 +83,15 @@ def _targets(request, scope: str) -> tuple[list[int], list[str], dict[str, str] 
         ids = list(queryset.order_by().values_list("pk", flat=True))
         applied = {k: v for k, v in filterset.applied.items() if k != "sort"}
         return ids, [], applied
-    checked = [value.strip().lower() for value in request.POST.getlist("ids")[:MAX_CHECKED]]
+    # Only what can be an ID reaches the database (a NUL byte, say, is an
+    # error on PostgreSQL rather than no match).
+    checked = [
+        value
+        for value in (raw.strip().lower() for raw in request.POST.getlist("ids")[:MAX_CHECKED])
+        if _ID_SHAPE.fullmatch(value)
+    ]
     ids = list(
-        mail_accounts(office)
-        .filter(login_id__in=[value for value in checked if value])
-        .order_by()
-        .values_list("pk", flat=True)
+        mail_accounts(office).filter(login_id__in=checked).order_by().values_list("pk", flat=True)
     )
     return ids, checked, None
 
