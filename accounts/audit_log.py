@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.bulk import BulkAction
 from accounts.formatting import human_bytes, human_quota
 from accounts.models import Account, AuditEvent, Office
 
@@ -68,6 +69,18 @@ def _field_labels() -> dict[str, str]:
         "date_from": _("From"),
         "date_to": _("To"),
         "filename": _("File name"),
+        # bulk actions and bulk registration (accounts.bulk, accounts.bulk_import)
+        "batch": _("Bulk change no."),
+        "accounts": _("Accounts"),
+        "changed": _("Changed"),
+        "unchanged": _("Unchanged"),
+        "skipped": _("Left out"),
+        "created": _("Added"),
+        "updated": _("Changed"),
+        "quota_bytes": _("Quota"),
+        "department": _("Department"),
+        "kind": _("Kind"),
+        "mail": _("Uses mail"),
         # login_locked (accounts.views.auth)
         "failures": _("Failed attempts"),
         "cooloff_minutes": _("Blocked for (minutes)"),
@@ -78,9 +91,6 @@ def _field_labels() -> dict[str, str]:
         "used": _("Usage"),
         "used_bytes": _("Usage"),
         "below_usage": _("Below the usage"),
-        "kind": _("Kind"),
-        "department": _("Department"),
-        "mail": _("Uses mail"),
         "password": _("Password"),
         "generated": _("Generated"),
         "must_change": _("Must change at next sign-in"),
@@ -93,6 +103,8 @@ def _field_labels() -> dict[str, str]:
 def _value(key: str, value: Any) -> str:
     if key in ("quota", "default_quota") and (value is None or isinstance(value, int)):
         return human_quota(value)
+    if key == "quota_bytes" and value is None:
+        return _("Unlimited")
     if value is None or value == "":
         return "-"
     if key == "role" and value in Account.Role.values:
@@ -115,6 +127,10 @@ def _value(key: str, value: Any) -> str:
         return _("In use") if value == "used" else _("Not used")
     if key == "action" and value in AuditEvent.Action.values:
         return str(AuditEvent.Action(value).label)
+    if key == "action" and value in BulkAction.values:
+        return str(BulkAction(value).label)
+    if key == "kind" and value in Account.Kind.values:
+        return str(Account.Kind(value).label)
     if isinstance(value, dict):
         labels = _field_labels()
         return ", ".join(f"{labels.get(k, k)}={_value(k, v)}" for k, v in value.items())

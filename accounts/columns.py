@@ -177,6 +177,14 @@ def _local_naive(moment: dt.datetime, zone: zoneinfo.ZoneInfo) -> dt.datetime:
 
 
 USAGE_COLUMNS: tuple[Column, ...] = (
+    # The bulk bar's checkboxes (form="bulk-form": the table is not inside
+    # that form, so the filters' form and the rows stay separate).
+    Column(
+        "select",
+        label=_("Select"),
+        cell="accounts/usage_cells/select.html",
+        header_class="usage-table__select",
+    ),
     Column(
         "name",
         label=_("Name"),
@@ -408,6 +416,7 @@ def _row_text() -> SimpleNamespace:
     return SimpleNamespace(
         kinds={key: str(label) for key, label in kinds.items()},
         statuses={key: str(label) for key, label in Account.Status.choices},
+        select=gettext("Select"),
         sub=gettext("Sub"),
         sub_hidden=gettext("sub-account"),
         settings=gettext("Sub-account settings"),

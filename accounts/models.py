@@ -509,10 +509,12 @@ class AuditEvent(models.Model):
         SUBACCOUNT_ADD = "subaccount_add", _("Sub-account added")
         SUBACCOUNT_DELETE = "subaccount_delete", _("Sub-account deleted")
         ACCOUNT_UPDATE = "account_update", _("User changed")
+        ACCOUNT_CREATE = "account_create", _("User added")
+        BULK_UPDATE = "bulk_update", _("Bulk change")
+        BULK_IMPORT = "bulk_import", _("Bulk registration")
         ROSTER_EXPORT = "roster_export", _("Mail usage list downloaded")
         AUDIT_EXPORT = "audit_export", _("Audit log downloaded")
         ROLE_CHANGE = "role_change", _("Admin role changed")
-        ACCOUNT_CREATE = "account_create", _("User added")
         PASSWORD_RESET = "password_reset", _("Password reset")
         MAIL_PASSWORD = "mail_password", _("Mail-only password changed")
         QUOTA_CHANGE = "quota_change", _("Quota changed")
@@ -632,3 +634,61 @@ class LoginThrottle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ip or '?'}: {self.failures}"
+
+
+class BulkJob(models.Model):
+    """A bulk action on more accounts than one request should change,
+    applied by the background worker a chunk at a time.
+
+    ``account_ids`` is the set the admin confirmed (sorted); ``done`` is how
+    many of them are finished. Each chunk commits together with its
+    ``done``, so an interrupted run leaves every account either changed
+    (with its audit event) or untouched, and running the job again resumes
+    after the last finished chunk."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="+")
+    requested_by = models.ForeignKey(
+        Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=16)
+    quota_bytes = models.BigIntegerField(null=True, blank=True)
+    account_ids = models.JSONField(default=list)
+    # The action's summary audit event (written when the job was started).
+    summary = models.ForeignKey(
+        AuditEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    params = models.JSONField(default=dict, blank=True)  # the list's filters, to go back
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    skipped = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["office", "created"], name="bulkjob_office_created")]
+        constraints = [
+            models.CheckConstraint(condition=Q(done__lte=F("total")), name="bulkjob_done_le_total"),
+        ]
+
+    def __str__(self) -> str:
+        return f"bulk {self.action} {self.pk} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.total:
+            return 0
+        return min(99, self.done * 100 // self.total)

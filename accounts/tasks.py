@@ -2,7 +2,7 @@
 
 from django_tasks import task
 
-from accounts import export_jobs
+from accounts import bulk, export_jobs
 
 
 @task()
@@ -26,3 +26,8 @@ def purge_deleted_users_task() -> None:
     from accounts.account_services import purge_deleted_users
 
     purge_deleted_users()
+
+
+@task()
+def run_bulk_job(job_id: str) -> None:
+    bulk.bulk_job_run(job_id=job_id)

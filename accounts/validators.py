@@ -25,11 +25,11 @@ _ALLOWED = re.compile(r"[A-Za-z0-9._-]+", re.ASCII)
 _EDGE = re.compile(r"[A-Za-z0-9]", re.ASCII)
 
 
-def validate_local_part(value: object, *, required) -> str:
+def validate_local_part(value: object, *, required=None) -> str:
     """Return the ID lowercased, or raise ``ValidationError`` saying why not
     (``required``: the message for an empty ID)."""
     if not isinstance(value, str) or value == "":
-        raise ValidationError(required, code="required")
+        raise ValidationError(required or _("Enter the ID."), code="required")
     if any(ch.isspace() for ch in value):
         raise ValidationError(_("The ID cannot contain spaces or line breaks."), code="whitespace")
     if len(value) > MAX_LENGTH:

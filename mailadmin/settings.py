@@ -298,6 +298,11 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["d
 # A roster export of more rows than this runs in the background with a
 # progress bar; smaller ones stay a direct download.
 MAILADMIN_EXPORT_BACKGROUND_ROWS = int(os.environ.get("MAILADMIN_EXPORT_BACKGROUND_ROWS", "5000"))
+# A bulk action (suspend, POP3/SMTP, quota) on more accounts than this runs
+# in the background with a progress bar; smaller ones are one transaction in
+# the request. The pause (seconds) after each chunk spares a busy database.
+MAILADMIN_BULK_BACKGROUND_ROWS = int(os.environ.get("MAILADMIN_BULK_BACKGROUND_ROWS", "5000"))
+MAILADMIN_BULK_CHUNK_PAUSE = float(os.environ.get("MAILADMIN_BULK_CHUNK_PAUSE", "0"))
 # How long a background export's file can be fetched (then `prune_exports`
 # deletes it).
 MAILADMIN_EXPORT_TTL_SECONDS = int(os.environ.get("MAILADMIN_EXPORT_TTL_SECONDS", str(24 * 3600)))

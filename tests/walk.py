@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import (
     AccessLog,
     AuditEvent,
+    BulkJob,
     ExportJob,
 )
 from accounts.services import inbox_of, message_deliver
@@ -78,6 +79,7 @@ def identifiers(data: SimpleNamespace) -> dict[str, str]:
         "login_id": data.kim.login_id,
         "local_part": data.subaccount.local_part,
         "job_id": str(data.export_job.pk),
+        "bulk_job_id": str(data.bulk_job.pk),
     }
 
 
@@ -128,6 +130,12 @@ def populate(data: SimpleNamespace) -> SimpleNamespace:
             {"filters": {"q": "kim", "status": "active"}, "rows": 1, "filename": "x.xlsx"},
         ),
         (AuditEvent.Action.AUDIT_EXPORT, {"rows": 2, "filters": {"action": "login"}}),
+        (
+            AuditEvent.Action.BULK_UPDATE,
+            {"action": "set_quota", "accounts": 3, "quota_bytes": None, "changed": 2},
+        ),
+        (AuditEvent.Action.ACCOUNT_CREATE, {"kind": "group", "mail": True, "batch": 1}),
+        (AuditEvent.Action.BULK_IMPORT, {"rows": 3, "created": 1, "updated": 1}),
     ]:
         AuditEvent.objects.create(
             office=office,
@@ -149,6 +157,17 @@ def populate(data: SimpleNamespace) -> SimpleNamespace:
         done=4,
         status=ExportJob.Status.RUNNING,
         expires=now + timedelta(days=1),
+    )
+    # A background bulk action half way (its progress page).
+    data.bulk_job = BulkJob.objects.create(
+        office=office,
+        requested_by=data.admin,
+        action="pop3_off",
+        account_ids=[kim.pk, data.lee.pk],
+        params={"q": "kim"},
+        total=2,
+        done=1,
+        status=BulkJob.Status.RUNNING,
     )
     kim.refresh_from_db()
     data.subaccount = subaccount

@@ -15,12 +15,18 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import audit
+from accounts.bulk import BulkAction
 from accounts.columns import usage_header
 from accounts.export_jobs import export_job_start
 from accounts.exports import roster_write
 from accounts.formatting import human_bytes
 from accounts.models import AuditEvent
-from accounts.permissions import get_account_for_admin, office_admin_required, require_write
+from accounts.permissions import (
+    can_write,
+    get_account_for_admin,
+    office_admin_required,
+    require_write,
+)
 from accounts.selectors import usage_page, usage_rows
 from accounts.services import DomainError, mailbox_empty
 from accounts.xlsx import XLSX_CONTENT_TYPE, spooled_file
@@ -44,6 +50,8 @@ def account_list(request):
         "header": usage_header(listing.sort),
         "page_sizes": settings.MAILADMIN_PAGE_SIZES,
         "table_id": TABLE_ID,
+        "can_write": can_write(request.user),
+        "bulk_actions": BulkAction.choices,
         # A big list is prepared in the background: the link then leads to
         # the progress page rather than straight to a file.
         "export_in_background": listing.filtered_count > settings.MAILADMIN_EXPORT_BACKGROUND_ROWS,

@@ -53,6 +53,7 @@ from accounts.forms import (
 from accounts.models import Account
 from accounts.permissions import (
     can_manage,
+    can_write,
     get_account_for_admin,
     office_admin_required,
     require_write,
@@ -105,7 +106,13 @@ def user_list(request):
     return render(
         request,
         "accounts/user_list.html",
-        {"form": form, "query": query, "page": page, "nav": "users"},
+        {
+            "form": form,
+            "query": query,
+            "page": page,
+            "nav": "users",
+            "can_write": can_write(request.user),
+        },
         status=200 if form.is_valid() else 400,
     )
 

@@ -29,3 +29,33 @@
     if (row) row.classList.add("is-selected");
   });
 })();
+
+// Bulk bar: "check all on this page" (shown only where this script runs;
+// without it every row is checked by hand).
+(function () {
+  "use strict";
+
+  function pageBoxes() {
+    return Array.prototype.slice.call(document.querySelectorAll(".js-bulk-check"));
+  }
+
+  function sync() {
+    var all = document.getElementById("bulk-check-page");
+    if (!all) return;
+    all.hidden = false;
+    var boxes = pageBoxes();
+    var checked = boxes.filter(function (box) { return box.checked; }).length;
+    all.checked = boxes.length > 0 && checked === boxes.length;
+    all.indeterminate = checked > 0 && checked < boxes.length;
+  }
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.id === "bulk-check-page") {
+      pageBoxes().forEach(function (box) { box.checked = target.checked; });
+    }
+    if (target.id === "bulk-check-page" || target.classList.contains("js-bulk-check")) sync();
+  });
+  document.addEventListener("DOMContentLoaded", sync);
+  document.addEventListener("htmx:afterSettle", sync);
+})();

@@ -466,7 +466,10 @@ def test_htmx_request_for_the_table_gets_only_the_table(admin_client, people):
 
 def test_table_refreshes_itself_after_emptying_or_subaccount_changes(admin_client, people):
     body = get(admin_client, q="kim").content.decode()
-    assert 'hx-trigger="mailboxEmptied from:body, subaccountsChanged from:body"' in body
+    assert (
+        'hx-trigger="mailboxEmptied from:body, subaccountsChanged from:body, '
+        'accountsChanged from:body"'
+    ) in body
     assert 'hx-get="/gabiaedu.com/manage/mail/accounts/?q=kim"' in body
 
 
