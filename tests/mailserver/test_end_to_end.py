@@ -439,3 +439,31 @@ def test_dovecot_unreachable_while_adding_a_subaccount_adds_nothing(servers, org
         send(servers, f"sales@{DOMAIN}")
     event = AuditEvent.objects.get(action=AuditEvent.Action.SUBACCOUNT_ADD)
     assert "failed" in event.data
+
+
+def test_a_mail_only_password_set_here_is_the_one_pop3_accepts(servers, org):
+    from accounts.account_services import mail_password_set
+
+    assert pop3_stat(servers, KIM) == (0, 0)  # the account password, cached now
+    mail_password_set(actor=org.admin, account=org.kim, password="mail-only-Secret-7")
+    assert pop3_stat(servers, KIM, "mail-only-Secret-7") == (0, 0)
+    with pytest.raises(poplib.error_proto):
+        pop3_stat(servers, KIM)  # the account password no longer opens POP3
+    mail_password_set(actor=org.admin, account=org.kim, password=None)
+    assert pop3_stat(servers, KIM) == (0, 0)
+
+
+def test_a_deleted_user_is_unknown_to_the_mail_servers_until_restored(servers, org):
+    from accounts.account_services import account_delete, account_restore
+
+    assert pop3_stat(servers, KIM) == (0, 0)
+    account_delete(actor=org.admin, account=org.kim)
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        send(servers, KIM)
+    with pytest.raises(poplib.error_proto):
+        pop3_stat(servers, KIM)
+    org.kim.refresh_from_db()
+    account_restore(actor=org.admin, account=org.kim)
+    deliver(servers, KIM)
+    wait_for_files(servers, "minjun.kim", 1)
+    assert pop3_stat(servers, KIM)[0] == 1
