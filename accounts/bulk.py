@@ -66,7 +66,9 @@ _EFFECTS: dict[str, tuple[type[models.Model], str, Any]] = {
 }
 
 # Changes a mail server's password check answers differently for.
-_AUTH_FIELDS = {"status", "pop3_enabled", "smtp_enabled"}
+# What the mail servers' user and password lookups answer (and Dovecot
+# caches): a change must reach them at the next login or delivery.
+_AUTH_FIELDS = {"status", "pop3_enabled", "smtp_enabled", "quota_bytes"}
 
 
 @dataclass
@@ -147,9 +149,16 @@ def bulk_apply_chunk(
         for pk, login_id, before in changing
     )
     if field_name in _AUTH_FIELDS:
-        store = get_mail_store()
-        for account in Account.objects.filter(pk__in=ids).select_related("office"):
-            store.refresh_auth(account)
+        refreshed = list(Account.objects.filter(pk__in=ids).select_related("office"))
+
+        def refresh() -> None:
+            # After the commit: flushed earlier, the old answer could be
+            # cached again before the change is visible.
+            store = get_mail_store()
+            for account in refreshed:
+                store.refresh_auth(account)
+
+        transaction.on_commit(refresh)
     result.changed += len(changing)
 
 

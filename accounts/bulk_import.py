@@ -13,7 +13,7 @@ the office as it is now and marks it new, changed, unchanged or in error,
 with the reason per cell. Only a preview without errors can be applied,
 and :func:`apply` checks the file again (the office may have changed since)
 and writes every row in one transaction: each new account as
-:func:`accounts.services.account_create` makes it, each change with its
+:func:`accounts.account_services.account_create` makes it, each change with its
 own audit event, and one summary event.
 """
 
@@ -580,7 +580,7 @@ def _chunks(rows: list, size: int = CHUNK_SIZE):
 
 
 def _create_many(rows: list[RowPreview], *, office, actor, ip, batch) -> None:
-    """New accounts, as :func:`accounts.services.account_create` makes them
+    """New accounts, as :func:`accounts.account_services.account_create` makes them
     one by one (account, address, mailbox with the standard folders, audit
     event), but a chunk of rows at a time: one INSERT per table instead of
     one per row, which is what lets 10,000 rows apply within a minute. The

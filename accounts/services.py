@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import audit
 from accounts.mailstore import MailStoreError, get_mail_store
-from accounts.models import Account, Address, AuditEvent, Folder, Mailbox, Message, Office
+from accounts.models import Account, AuditEvent, Folder, Mailbox, Message, Office
 from accounts.validators import validate_local_part
 
 DEFAULT_FOLDERS = (
@@ -119,9 +119,6 @@ def message_deliver(
 
 ACCOUNT_NAME_MAX_LENGTH = Account._meta.get_field("name").max_length
 DEPARTMENT_MAX_LENGTH = Account._meta.get_field("department").max_length
-
-# account_create's quota when none is given: the office's default.
-OFFICE_DEFAULT = object()
 
 
 def _clean_account_name(name: str) -> str:
@@ -332,92 +329,3 @@ def validate_account_id(login_id: str) -> str:
         return validate_local_part(login_id)
     except ValidationError as error:
         raise DomainError(error.message, code=error.code, params=error.params) from None
-
-
-def address_taken(office: Office, local_part: str) -> bool:
-    """Whether ``local_part`` is an address of the office already (an
-    account's ID or a sub-account), whatever its case."""
-    return Address.objects.filter(office=office, local_part__iexact=local_part).exists()
-
-
-@transaction.atomic
-def account_create(
-    *,
-    office: Office,
-    actor: Account | None,
-    login_id: str,
-    name: str,
-    department: str = "",
-    kind: str = Account.Kind.USER,
-    mail_enabled: bool = True,
-    quota_bytes: int | None | object = OFFICE_DEFAULT,
-    password: str | None = None,
-    ip: str | None = None,
-    audit_data: dict[str, Any] | None = None,
-) -> Account:
-    """사용자 추가: a new account of ``office`` with its address and, when
-    it uses mail, its mailbox with the standard folders, audited.
-
-    The ID obeys the sub-account rules and must be free in the whole
-    office (the address registry's unique index has the last word, so a
-    concurrent registration of the same ID fails here rather than
-    duplicating it). ``quota_bytes`` is bytes, ``None`` for unlimited, or
-    left out for the office's default. Without a password the account
-    cannot sign in until one is set.
-    """
-    login_id = validate_account_id(login_id)
-    name = _clean_account_name(name)
-    department = (department or "").strip()
-    if len(department) > DEPARTMENT_MAX_LENGTH:
-        raise DomainError(
-            _("A department can have at most %(limit)d characters.")
-            % {"limit": DEPARTMENT_MAX_LENGTH},
-            code="department_too_long",
-        )
-    if kind not in Account.Kind.values:
-        raise DomainError(_("Choose a valid kind."), code="kind_invalid")
-    if address_taken(office, login_id):
-        raise DomainError(
-            _("“%(id)s” is already an address of this office.") % {"id": login_id},
-            code="id_taken",
-        )
-    try:
-        with transaction.atomic():
-            account = Account.objects.create_account(
-                office=office,
-                login_id=login_id,
-                name=name,
-                password=password or None,
-                department=department,
-                kind=kind,
-            )
-    except IntegrityError:
-        raise DomainError(
-            _("“%(id)s” is already an address of this office.") % {"id": login_id},
-            code="id_taken",
-        ) from None
-    mailbox = None
-    if mail_enabled:
-        quota = office.default_quota_bytes if quota_bytes is OFFICE_DEFAULT else quota_bytes
-        mailbox = mailbox_create(account=account, quota_bytes=quota)
-        if quota is None and mailbox.quota_bytes is not None:
-            # mailbox_create reads None as "the office default"; here it
-            # means unlimited.
-            Mailbox.objects.filter(pk=mailbox.pk).update(quota_bytes=None)
-            mailbox.quota_bytes = None
-    audit.record(
-        office=office,
-        action=AuditEvent.Action.ACCOUNT_CREATE,
-        actor=actor,
-        target=account,
-        data={
-            "name": name,
-            "department": department,
-            "kind": kind,
-            "mail": mail_enabled,
-            **({"quota_bytes": mailbox.quota_bytes} if mailbox is not None else {}),
-            **(audit_data or {}),
-        },
-        ip=ip,
-    )
-    return account

@@ -7,9 +7,9 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
+from accounts.account_services import account_create
 from accounts.bulk import BulkAction, accounts_bulk_update
 from accounts.models import Account, AuditEvent, Mailbox
-from accounts.services import account_create
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,9 @@ def bulk_url(org):
 
 def make_many(org, count: int) -> list[Account]:
     return [
-        account_create(office=org.office, actor=None, login_id=f"bulk{n:04d}", name=f"일괄 {n:04d}")
+        account_create(
+            office=org.office, actor=org.admin, login_id=f"bulk{n:04d}", name=f"일괄 {n:04d}"
+        ).account
         for n in range(count)
     ]
 
@@ -337,3 +339,28 @@ def test_other_office_cannot_see_a_job(
     assert client.get(response["Location"]).status_code == 404
     url = reverse("mail_bulk_job", args=[other.office.domain, job.pk])
     assert client.get(url).status_code == 404
+
+
+def test_a_bulk_quota_change_reaches_the_mail_servers_after_the_commit(
+    admin_client, org, settings, django_capture_on_commit_callbacks
+):
+    from tests.accounts.test_user_admin import RecordingMailStore
+
+    settings.MAIL_STORE = "tests.accounts.test_user_admin.RecordingMailStore"
+    RecordingMailStore.refreshed = []
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        admin_client.post(
+            bulk_url(org),
+            {
+                "action": "set_quota",
+                "quota": "2 GB",
+                "scope": "selected",
+                "ids": [org.kim.login_id, org.lee.login_id],
+                "confirm": "1",
+                "expected": "2",
+            },
+        )
+    assert RecordingMailStore.refreshed == []  # nothing before the commit
+    for callback in callbacks:
+        callback()
+    assert sorted(RecordingMailStore.refreshed) == sorted([org.kim.login_id, org.lee.login_id])
