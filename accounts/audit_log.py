@@ -100,7 +100,18 @@ def _field_labels() -> dict[str, str]:
     }
 
 
+QUOTA_FILTER_LABELS = {
+    "under": _("Under 80%"),
+    "warning": _("80–95% (warning)"),
+    "critical": _("95–100%"),
+    "over": _("Over quota"),
+    "unlimited": _("Unlimited"),
+}
+
+
 def _value(key: str, value: Any) -> str:
+    if key == "quota" and isinstance(value, str) and value in QUOTA_FILTER_LABELS:
+        return str(QUOTA_FILTER_LABELS[value])  # a download's quota-status filter
     if key in ("quota", "default_quota") and (value is None or isinstance(value, int)):
         return human_quota(value)
     if key == "quota_bytes" and value is None:

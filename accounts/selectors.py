@@ -33,7 +33,7 @@ import django_filters
 from django.conf import settings
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -105,6 +105,20 @@ class UsageFilterSet(django_filters.FilterSet):
         empty_label=_("All"),
         label=_("Mail-only password"),
     )
+    # Not on the read model: it reads the mailbox's share of its quota
+    # (basis points, indexed with the office).
+    quota = django_filters.ChoiceFilter(
+        method="filter_quota",
+        choices=[
+            ("under", _("Under 80%")),
+            ("warning", _("80–95% (warning)")),
+            ("critical", _("95–100%")),
+            ("over", _("Over quota")),
+            ("unlimited", _("Unlimited")),
+        ],
+        empty_label=_("All"),
+        label=_("Quota status"),
+    )
     sort = on_listing(
         django_filters.ChoiceFilter(method="filter_nothing", choices=sort_choices, label=_("Sort"))
     )
@@ -140,6 +154,20 @@ class UsageFilterSet(django_filters.FilterSet):
             # Mailbox.mail_password_needs_reset).
             return queryset.exclude(mailbox__mail_password__startswith=MAIL_PASSWORD_HASH_PREFIX)
         return queryset
+
+    def filter_quota(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == "unlimited":
+            return queryset.filter(mailbox__usage_share__isnull=True)
+        if value == "under":
+            return queryset.filter(mailbox__usage_share__lt=8000)
+        if value == "warning":
+            return queryset.filter(mailbox__usage_share__gte=8000, mailbox__usage_share__lt=9500)
+        # The share is rounded down: a mailbox just over its quota can still
+        # read 100.00 %, so "over" compares the bytes themselves.
+        over = Q(mailbox__used_bytes__gt=F("mailbox__quota_bytes"))
+        if value == "over":
+            return queryset.filter(over, mailbox__usage_share__isnull=False)
+        return queryset.filter(mailbox__usage_share__gte=9500).exclude(over)
 
     def filter_nothing(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset  # the order is applied last, in filter_queryset

@@ -552,3 +552,45 @@ def test_admin_of_another_office_gets_404(other_admin_client):
 
 def test_list_refuses_post(admin_client, org):
     assert admin_client.post(URL).status_code == 405
+
+
+# -- quota status ---------------------------------------------------------------
+
+
+@pytest.fixture
+def quota_office(org):
+    """One mailbox in each quota bucket (quota 1,000 MB unless unlimited)."""
+    quota = 1000 * MB
+    for account, used in (
+        (org.admin, 100 * MB),  # 10 %
+        (org.kim, 850 * MB),  # warning
+        (org.lee, 990 * MB),  # critical
+        (org.park, 1000 * MB + 1),  # one byte over: still reads 100.00 %
+    ):
+        set_usage(account, used, quota_bytes=quota)
+    set_usage(org.group, 1000 * MB, quota_bytes=quota)  # exactly full: critical
+    set_usage(org.shared, 5 * GB, quota_bytes=None)
+    return org
+
+
+@pytest.mark.parametrize(
+    "bucket, found",
+    [
+        ("under", {"admin"}),
+        ("warning", {"minjun.kim"}),
+        ("critical", {"seoyeon.lee", "team-sales"}),
+        ("over", {"jiho.park"}),
+        ("unlimited", {"help"}),
+    ],
+)
+def test_quota_status_filter_selects_its_bucket_in_rows_count_and_export(
+    admin_client, quota_office, bucket, found
+):
+    from accounts.exports import roster_rows
+
+    response = get(admin_client, quota=bucket)
+    assert set(ids(response)) == found
+    assert response.context["listing"].filtered_count == len(found)
+    _filterset, rows = roster_rows(quota_office.office, {"quota": bucket})
+    assert {row[1] for row in rows} == found  # the ID column
+    assert f'value="{bucket}" selected' in response.content.decode()
