@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from accounts.account_services import account_create
 from accounts.models import Account, Address, AuditEvent, Folder
-from accounts.services import DomainError, account_create
+from accounts.services import DomainError
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -19,11 +20,11 @@ def test_creates_account_address_mailbox_and_audit(org):
         name="새 사용자",
         department="인사팀",
         kind=Account.Kind.USER,
-        mail_enabled=True,
-        quota_bytes=None,
+        uses_mail=True,
+        quota=None,
         password=PASSWORD,
         ip="10.0.0.1",
-    )
+    ).account
     assert account.login_id == "new.user"
     assert account.check_password(PASSWORD)
     assert account.mailbox.quota_bytes is None
@@ -34,11 +35,11 @@ def test_creates_account_address_mailbox_and_audit(org):
 
 
 def test_office_default_quota_and_no_mail(org):
-    with_mail = account_create(office=org.office, actor=org.admin, login_id="a1", name="A")
+    with_mail = account_create(office=org.office, actor=org.admin, login_id="a1", name="A").account
     assert with_mail.mailbox.quota_bytes == org.office.default_quota_bytes
     without = account_create(
-        office=org.office, actor=org.admin, login_id="a2", name="B", mail_enabled=False
-    )
+        office=org.office, actor=org.admin, login_id="a2", name="B", uses_mail=False
+    ).account
     assert not without.has_mailbox()
 
 
@@ -54,4 +55,4 @@ def test_refuses_a_subaccount_address(org):
     subaccount_add(actor=org.admin, owner=org.kim, local_part="kim.extra")
     with pytest.raises(DomainError) as refused:
         account_create(office=org.office, actor=org.admin, login_id="Kim.Extra", name="X")
-    assert refused.value.code == "id_taken"
+    assert refused.value.code == "login_id_taken"
