@@ -131,6 +131,9 @@ def test_usage_list_pane_and_dialogs_fit(page, live_server, office, console_erro
     if phone:
         box = page.locator("#detail-pane").bounding_box()
         assert (box["x"], box["y"], box["width"], box["height"]) == (0, 0, 390, 844)
+        # The focus is in the pane and the list behind it is out of reach.
+        expect(pane).to_be_focused()
+        expect(page.locator(".usage__main")).to_have_attribute("inert", "")
     else:
         assert row.evaluate("tr => getComputedStyle(tr).display") == "grid"
         fits(page, page.locator("#detail-pane"), "the pane")
@@ -144,6 +147,8 @@ def test_usage_list_pane_and_dialogs_fit(page, live_server, office, console_erro
     close_modal(page)
     page.locator("#detail-pane [data-pane-close]").click()
     expect(pane).to_be_hidden()
+    expect(page.locator(".usage__main")).not_to_have_attribute("inert", "")
+    expect(row.locator(".usage-table__name a")).to_be_focused()
 
     # 비우기 confirmation from the row.
     row.get_by_role("link", name=f"{words['empty']} 김민준").click()
