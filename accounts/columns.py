@@ -151,7 +151,8 @@ class Column:
     ``label``: the header on screen (None: the column is not shown).
     ``cell``: its cell template in the Jinja2 directory; it sees
     ``account``, ``mailbox``, ``url`` (the account's page) and the page's
-    ``text``, ``next_param``, ``zone``, ``protocols``.
+    ``text``, ``labels`` (the shown columns' headers by name, for its
+    ``data-label``), ``next_param``, ``zone``, ``protocols``.
     ``header_class``: a class for its ``<th>``.
     ``sorts``: the sorts its header offers, the first one as its label.
     ``fields``: what the export reads from the database (``values_list``
@@ -430,6 +431,13 @@ def _row_text() -> SimpleNamespace:
     )
 
 
+def _column_labels() -> SimpleNamespace:
+    """Each shown column's header by column name, for the cells'
+    ``data-label``: on a narrow screen a row is laid out as a card and the
+    cells name themselves, since the header row is out of sight."""
+    return SimpleNamespace(**{column.name: str(column.label) for column in shown_columns()})
+
+
 def render_usage_rows(request, office, rows: Sequence[Account]) -> str:
     """The table rows of the accounts on the page, as safe HTML."""
     template = _rows_template(tuple(column.cell for column in shown_columns()))
@@ -439,6 +447,7 @@ def render_usage_rows(request, office, rows: Sequence[Account]) -> str:
         base=reverse("mail_accounts", args=[office.domain]),
         next_param=quote(request.get_full_path(), safe="/"),  # as |urlencode
         text=_row_text(),
+        labels=_column_labels(),
         zone=timezone.get_current_timezone(),
         protocols=dict(Mailbox.Protocol.choices),
         USER=Account.Kind.USER.value,

@@ -72,3 +72,32 @@
     if (dialog && dialog.open) dialog.close();
   });
 })();
+
+// The menu button of narrow screens: it opens and closes the management
+// menu (the CSS shows the menu while aria-expanded is "true"); Escape closes
+// it and gives the focus back to the button.
+(function () {
+  "use strict";
+
+  function toggle() { return document.getElementById("nav-toggle"); }
+
+  function setOpen(button, open) {
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("#nav-toggle");
+    if (!button) return;
+    setOpen(button, button.getAttribute("aria-expanded") !== "true");
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    var button = toggle();
+    if (!button || button.getAttribute("aria-expanded") !== "true") return;
+    var modal = document.getElementById("modal");
+    if (modal && modal.open) return;
+    setOpen(button, false);
+    button.focus();
+  });
+})();

@@ -3,11 +3,36 @@
 (function () {
   "use strict";
 
+  // On a phone the pane covers the whole screen (usage.css): the focus
+  // moves into it and what lies behind it is inert until it closes.
+  var phone = window.matchMedia("(max-width: 760px)");
+
+  function behind() {
+    return document.querySelectorAll(".topbar, .sidenav, .usage__main");
+  }
+
+  function setBehindInert(inert) {
+    behind().forEach(function (element) {
+      if (inert) element.setAttribute("inert", "");
+      else element.removeAttribute("inert");
+    });
+  }
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    if (!target || target.id !== "detail-pane" || !phone.matches) return;
+    var pane = target.querySelector(".pane");
+    if (!pane) return;
+    setBehindInert(true);
+    pane.focus();
+  });
+
   function closePane(pane) {
     var aside = pane.closest("#detail-pane");
     if (!aside) return false;
     var login = pane.getAttribute("data-login-id");
     aside.innerHTML = "";
+    setBehindInert(false);
     // Give the focus back to the row that opened the pane.
     var suffix = "/accounts/" + login + "/";
     var opener = Array.prototype.find.call(document.querySelectorAll("a[hx-get]"), function (link) {

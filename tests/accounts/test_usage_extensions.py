@@ -230,7 +230,7 @@ def test_an_added_column_has_its_cell_in_every_row(admin_client, people, extra_c
     body = response.content.decode()
     assert '<td class="usage-table__messages num">30</td>' in body
     # It sits between the usage and the empty-mailbox cells.
-    row = body[body.index('<tr data-login-id="minjun.kim">') :]
+    row = body[body.index('<tr data-login-id="minjun.kim"') :]
     row = row[: row.index("</tr>")]
     assert (
         row.index('class="usage-cell"') < row.index("usage-table__messages") < row.index("/empty/")
