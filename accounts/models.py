@@ -175,6 +175,13 @@ class Account(AbstractBaseUser):
         ]
         indexes = [
             models.Index(fields=["office", "name", "login_id", "id"], name="account_office_name"),
+            # 사용자 관리's order over the listed (not deleted) accounts: any
+            # page's keys are an index-only walk.
+            models.Index(
+                fields=["office", "name", "login_id", "id"],
+                condition=Q(deleted_at__isnull=True),
+                name="account_listed_name",
+            ),
             models.Index(
                 fields=["office", "status", "name", "login_id", "id"], name="account_office_status"
             ),
@@ -351,6 +358,16 @@ class MailListing(models.Model):
         indexes = [
             models.Index(fields=["office", "status", "subaccount_count"], name="listing_status"),
             models.Index(fields=["office", "subaccount_count"], name="listing_subcount"),
+            # Covering indexes for the list's name and ID orders, filters
+            # included: any page's keys are an index-only walk.
+            models.Index(
+                fields=["office", "name", "login_id", "account", "status", "subaccount_count"],
+                name="listing_office_name",
+            ),
+            models.Index(
+                fields=["office", "login_id", "account", "status", "subaccount_count"],
+                name="listing_office_login",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -539,8 +556,13 @@ class AuditEvent(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(F("office"), F("at").desc(), name="audit_office_at"),
+            # The log's own order (newest first, id settling ties): a page's
+            # keys are an index-only walk.
+            models.Index(F("office"), F("at").desc(), F("id").desc(), name="audit_office_at_id"),
             models.Index(fields=["office", "action", "at"], name="audit_office_action"),
+            # The actor and target filters ask for accounts' ids.
+            models.Index(F("office"), F("actor"), F("at").desc(), name="audit_office_actor"),
+            models.Index(F("office"), F("target"), F("at").desc(), name="audit_office_target"),
         ]
 
     def __str__(self) -> str:
