@@ -39,6 +39,9 @@ def filtered_events(office: Office, filters: dict[str, Any]) -> QuerySet[AuditEv
     return events.order_by("-at", "-pk")
 
 
+PERSON_IDS_LIMIT = 500
+
+
 def _person_matches(role: str, office: Office, text: str) -> Q:
     """Events whose actor (or target) is an account of the office whose name
     or ID contains ``text`` -- asked by the stored account ids, on the
@@ -48,11 +51,19 @@ def _person_matches(role: str, office: Office, text: str) -> Q:
     accounts = (
         Account.objects.filter(office=office)
         .filter(Q(name__icontains=text) | Q(login_id__icontains=text))
-        .values("pk")
+        .values_list("pk", flat=True)
     )
-    return Q(**{f"{role}_id__in": accounts}) | Q(
-        **{f"{role}__isnull": True, f"{role}_label__icontains": text}
-    )
+    # The ids themselves (one small query, the names' trigram indexes): given
+    # a subquery, PostgreSQL cannot tell one account from thousands and walks
+    # the whole log newest first to find a user's few events (0.5 s at
+    # 100,000 events). A term matching very many accounts stays a subquery.
+    ids = list(accounts[: PERSON_IDS_LIMIT + 1])
+    if len(ids) > PERSON_IDS_LIMIT:
+        ids = accounts
+    # (The label's non-empty test, implied by the match, names the partial
+    # index of such events.)
+    label_only = Q(**{f"{role}__isnull": True}) & ~Q(**{f"{role}_label": ""})
+    return Q(**{f"{role}_id__in": ids}) | (label_only & Q(**{f"{role}_label__icontains": text}))
 
 
 def event_page(office: Office, filters: dict[str, Any], number, per_page: int) -> Page:

@@ -563,6 +563,20 @@ class AuditEvent(models.Model):
             # The actor and target filters ask for accounts' ids.
             models.Index(F("office"), F("actor"), F("at").desc(), name="audit_office_actor"),
             models.Index(F("office"), F("target"), F("at").desc(), name="audit_office_target"),
+            # Events without an account but with its label (a failed
+            # login's tried ID, a purged user): the few the label filters read.
+            models.Index(
+                F("office"),
+                F("at").desc(),
+                condition=Q(actor__isnull=True) & ~Q(actor_label=""),
+                name="audit_actor_label_only",
+            ),
+            models.Index(
+                F("office"),
+                F("at").desc(),
+                condition=Q(target__isnull=True) & ~Q(target_label=""),
+                name="audit_target_label_only",
+            ),
         ]
 
     def __str__(self) -> str:
