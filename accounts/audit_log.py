@@ -4,6 +4,7 @@ download, and the readable form of an event's details."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from django.core.paginator import Page
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from accounts.bulk import BulkAction
@@ -74,6 +76,13 @@ def event_page(office: Office, filters: dict[str, Any], number, per_page: int) -
 
 
 def _field_labels() -> dict[str, str]:
+    # Built once per language, not per event: ~80 catalogue lookups for each
+    # of a page's 50 events were a fifth of the page's time.
+    return _field_labels_in(get_language())
+
+
+@functools.lru_cache(maxsize=16)
+def _field_labels_in(language: str | None) -> dict[str, str]:
     return {
         "name": _("Name"),
         "status": _("Status"),

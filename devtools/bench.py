@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -325,7 +326,10 @@ def _audit_scenarios(dataset: Dataset) -> list[Scenario]:
     middle = max(1, (last + 1) // 2)
     newest = AuditEvent.objects.filter(office=office).order_by("-at").values_list("at", flat=True)
     day = (newest.first() or dt.datetime.now(dt.UTC)).date() - dt.timedelta(days=30)
-    next_day = day + dt.timedelta(days=1)
+    # The office's calendar day, as the product reads its date filter.
+    zone = zoneinfo.ZoneInfo(office.time_zone)
+    day_start = quote(dt.datetime.combine(day, dt.time(), zone).isoformat())
+    day_end = quote(dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone).isoformat())
     actor = (
         AuditEvent.objects.filter(office=office, actor__isnull=False)
         .values_list("actor__login_id", flat=True)
@@ -352,7 +356,7 @@ def _audit_scenarios(dataset: Dataset) -> list[Scenario]:
             (
                 f"day {day}",
                 f"date_from={day}&date_to={day}",
-                f"at__gte={day}&at__lt={next_day}",
+                f"at__gte={day_start}&at__lt={day_end}",
             ),
             (f"actor {actor}", f"actor={actor}", f"q={actor}"),
             (f"target {target}", f"target={target}", f"q={target}"),
