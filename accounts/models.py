@@ -426,7 +426,9 @@ class Message(models.Model):
         ]
         indexes = [
             models.Index(fields=["mailbox", "folder"], name="message_mailbox_folder"),
-            models.Index(fields=["folder"], name="message_folder"),
+            # Size included: a folder's count and size (the pane's folder
+            # figures) are an index-only read, not a visit to every message.
+            models.Index(fields=["folder", "size_bytes"], name="message_folder_size"),
         ]
 
 

@@ -32,6 +32,14 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RemoveIndex(
+            model_name="message",
+            name="message_folder",
+        ),
+        migrations.AddIndex(
+            model_name="message",
+            index=models.Index(fields=["folder", "size_bytes"], name="message_folder_size"),
+        ),
+        migrations.RemoveIndex(
             model_name="auditevent",
             name="audit_office_at",
         ),
