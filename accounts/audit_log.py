@@ -16,7 +16,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from accounts.bulk import BulkAction
-from accounts.formatting import human_bytes, human_quota
+from accounts.formatting import choice_label, human_bytes, human_quota
 from accounts.models import Account, AuditEvent, Office
 from accounts.paging import keyed_page
 
@@ -73,6 +73,13 @@ def event_page(office: Office, filters: dict[str, Any], number, per_page: int) -
     (:func:`accounts.paging.keyed_page`: the keys of the events before it
     are an index-only walk of ``(office, -at, -id)``)."""
     return keyed_page(filtered_events(office, filters), number, per_page)
+
+
+def action_label(action: str) -> str:
+    """An action's label in the active language (``get_action_display``
+    hashes all 26 lazy labels on every call: two thirds of the audit page's
+    Python time for 50 events)."""
+    return choice_label(AuditEvent.Action, action)
 
 
 def _field_labels() -> dict[str, str]:
@@ -220,7 +227,7 @@ def export_rows(events: QuerySet[AuditEvent], time_zone: str) -> Iterator[list[A
     for event in events.iterator(chunk_size=2000):
         yield [
             timezone.localtime(event.at, zone).replace(tzinfo=None),
-            str(event.get_action_display()),
+            action_label(event.action),
             person(event.actor, event.actor_label),
             person(event.target, event.target_label),
             "; ".join(f"{label}: {text}" for label, text in describe(event)),

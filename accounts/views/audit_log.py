@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 
 from accounts import audit
 from accounts.audit_log import (
+    action_label,
     describe,
     event_page,
     export_header,
@@ -35,6 +36,7 @@ def _render_list(request, form, status=200):
     page = event_page(request.office, filters, request.GET.get("page"), AUDIT_PAGE_SIZE)
     for event in page.object_list:
         event.details = describe(event)
+        event.action_label = action_label(event.action)
         event.actor_display = person(event.actor, event.actor_label)
         event.target_display = person(event.target, event.target_label)
     return render(

@@ -36,7 +36,7 @@ from accounts.account_services import (
     role_set,
 )
 from accounts.audit import client_ip
-from accounts.formatting import human_bytes
+from accounts.formatting import choice_label, human_bytes
 from accounts.forms import (
     QUOTA_SIZE,
     QUOTA_UNLIMITED,
@@ -104,6 +104,10 @@ def user_list(request):
     page = keyed_page(
         accounts.order_by("name", "login_id", "pk"), request.GET.get("page"), USERS_PAGE_SIZE
     )
+    for account in page.object_list:
+        account.kind_label = choice_label(Account.Kind, account.kind)
+        account.status_label = choice_label(Account.Status, account.status)
+        account.role_label = choice_label(Account.Role, account.role)
     return render(
         request,
         "accounts/user_list.html",
