@@ -145,7 +145,9 @@ class DatabaseMailStore:
 
     def folder_figures(self, mailbox: Mailbox) -> list[FolderFigure]:
         # One query: the mailbox's folders, each with two correlated
-        # aggregates over its own messages (the message_folder index).
+        # aggregates over its own messages, both read from the
+        # (folder, size_bytes) index alone (COUNT(*), not of a column the
+        # index lacks).
         # Unlike a LEFT JOIN + GROUP BY, whose plan PostgreSQL may turn into
         # a scan of the whole message table when its statistics are stale,
         # this plan cannot leave the mailbox.
@@ -156,7 +158,7 @@ class DatabaseMailStore:
             .order_by()
             .annotate(
                 address=Subquery(address),
-                message_total=Coalesce(Subquery(per_folder.annotate(n=Count("pk")).values("n")), 0),
+                message_total=Coalesce(Subquery(per_folder.annotate(n=Count("*")).values("n")), 0),
                 size_total=Coalesce(
                     Subquery(per_folder.annotate(size=Sum("size_bytes")).values("size")), 0
                 ),

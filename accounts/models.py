@@ -175,6 +175,13 @@ class Account(AbstractBaseUser):
         ]
         indexes = [
             models.Index(fields=["office", "name", "login_id", "id"], name="account_office_name"),
+            # 사용자 관리's order over the listed (not deleted) accounts: any
+            # page's keys are an index-only walk.
+            models.Index(
+                fields=["office", "name", "login_id", "id"],
+                condition=Q(deleted_at__isnull=True),
+                name="account_listed_name",
+            ),
             models.Index(
                 fields=["office", "status", "name", "login_id", "id"], name="account_office_status"
             ),
@@ -351,6 +358,16 @@ class MailListing(models.Model):
         indexes = [
             models.Index(fields=["office", "status", "subaccount_count"], name="listing_status"),
             models.Index(fields=["office", "subaccount_count"], name="listing_subcount"),
+            # Covering indexes for the list's name and ID orders, filters
+            # included: any page's keys are an index-only walk.
+            models.Index(
+                fields=["office", "name", "login_id", "account", "status", "subaccount_count"],
+                name="listing_office_name",
+            ),
+            models.Index(
+                fields=["office", "login_id", "account", "status", "subaccount_count"],
+                name="listing_office_login",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -409,7 +426,9 @@ class Message(models.Model):
         ]
         indexes = [
             models.Index(fields=["mailbox", "folder"], name="message_mailbox_folder"),
-            models.Index(fields=["folder"], name="message_folder"),
+            # Size included: a folder's count and size (the pane's folder
+            # figures) are an index-only read, not a visit to every message.
+            models.Index(fields=["folder", "size_bytes"], name="message_folder_size"),
         ]
 
 
@@ -539,8 +558,27 @@ class AuditEvent(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(F("office"), F("at").desc(), name="audit_office_at"),
+            # The log's own order (newest first, id settling ties): a page's
+            # keys are an index-only walk.
+            models.Index(F("office"), F("at").desc(), F("id").desc(), name="audit_office_at_id"),
             models.Index(fields=["office", "action", "at"], name="audit_office_action"),
+            # The actor and target filters ask for accounts' ids.
+            models.Index(F("office"), F("actor"), F("at").desc(), name="audit_office_actor"),
+            models.Index(F("office"), F("target"), F("at").desc(), name="audit_office_target"),
+            # Events without an account but with its label (a failed
+            # login's tried ID, a purged user): the few the label filters read.
+            models.Index(
+                F("office"),
+                F("at").desc(),
+                condition=Q(actor__isnull=True) & ~Q(actor_label=""),
+                name="audit_actor_label_only",
+            ),
+            models.Index(
+                F("office"),
+                F("at").desc(),
+                condition=Q(target__isnull=True) & ~Q(target_label=""),
+                name="audit_target_label_only",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -449,6 +449,35 @@ def _counts(office: Office, filterset: UsageFilterSet) -> tuple[int, int]:
     return filtered, total
 
 
+# The orders the read model's covering indexes hold (``listing_office_name``,
+# ``listing_office_login``): a page of them is an index-only walk.
+_LISTING_ORDERS = {
+    "name": ("name", "login_id", "account_id"),
+    "login_id": ("login_id", "account_id"),
+}
+
+
+def _page_keys(filterset: UsageFilterSet, queryset: QuerySet, few_matches) -> QuerySet:
+    """The ids of the list in its order, as narrow as the order allows:
+    from the read model's covering index when every active filter runs
+    there and the order is one it holds (no search: a search's page walks
+    the accounts' own order), else the rows' own query reduced to ids."""
+    sort = filterset.current_sort
+    listing_order = _LISTING_ORDERS.get(sort.lstrip("-"))
+    if (
+        few_matches is None
+        and listing_order
+        and filterset.counts_on_listing
+        and not filterset.cleaned("q")
+    ):
+        descending = sort.startswith("-")
+        order = [F(name).desc() if descending else F(name).asc() for name in listing_order]
+        if sort.lstrip("-") == "login_id":
+            order[-1] = F("account_id").asc()  # as order_by_unique: the key is unique
+        return filterset.listing_matches().order_by(*order).values("account_id")
+    return queryset.values("pk")
+
+
 def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsagePage:
     """One page of the list with everything its template shows, in a constant
     number of queries whatever the page size, so a big office stays fast:
@@ -494,11 +523,26 @@ def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsageP
             queryset = mail_accounts(office).filter(pk__in=few_matches)
             queryset = queryset.order_by(*ordering_for(filterset.current_sort))
         page_rows = queryset.annotate(sub_ids=RawSQL(_addresses_sql(), []))
-        if offset * 2 > count:
-            from_end = count - offset - on_page
-            rows = list(page_rows.reverse()[from_end : from_end + on_page])[::-1]
+        if offset == 0:
+            rows = list(page_rows[:on_page])
         else:
-            rows = list(page_rows[offset : offset + on_page])
+            # Past the first page, the rows skipped by the OFFSET are read
+            # as narrow keys only (an index-only walk where the read model
+            # has the order), and just the page's rows are then read whole
+            # with their sub-account IDs, in the same statement.
+            keys = _page_keys(filterset, queryset, few_matches)
+            if offset * 2 > count:
+                from_end = count - offset - on_page
+                keys = keys.reverse()[from_end : from_end + on_page]
+            else:
+                keys = keys[offset : offset + on_page]
+            ordering = ordering_for(filterset.current_sort)
+            rows = list(
+                mail_accounts(office)
+                .filter(pk__in=keys)
+                .order_by(*ordering)
+                .annotate(sub_ids=RawSQL(_addresses_sql(), []))
+            )
     page = Page(rows, number, paginator)
     window_start = access_window_start(office.time_zone, now or timezone.now())
     domain = office.domain

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.template.defaultfilters import filesizeformat
 
-from accounts.models import Account
+from accounts.models import Account, AuditEvent
 
 
 class BenchAdminSite(admin.AdminSite):
@@ -86,8 +86,59 @@ class MailAccountAdmin(admin.ModelAdmin):
         return request.user.is_office_admin
 
 
+class UserAdmin(admin.ModelAdmin):
+    """사용자 관리 as a changelist: every listed account of the office, by
+    name, searched by name and ID."""
+
+    list_display = ["name", "login_id", "kind", "status", "role"]
+    search_fields = ["name", "login_id"]
+    list_select_related = ["mailbox"]
+    list_per_page = 50
+    ordering = ["name", "login_id", "id"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .filter(office_id=request.user.office_id, deleted_at__isnull=True)
+        )
+
+    has_view_permission = MailAccountAdmin.has_view_permission
+    has_change_permission = MailAccountAdmin.has_change_permission
+    has_add_permission = MailAccountAdmin.has_add_permission
+    has_delete_permission = MailAccountAdmin.has_delete_permission
+    has_module_permission = MailAccountAdmin.has_module_permission
+
+
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit log as a changelist: newest first, filtered by action and
+    day, searched in the actor's and target's labels."""
+
+    list_display = ["at", "action", "actor", "target", "ip"]
+    list_filter = ["action", "at"]
+    search_fields = ["actor_label", "target_label"]
+    list_select_related = ["actor", "target"]
+    list_per_page = 50
+    ordering = ["-at", "-id"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(office_id=request.user.office_id)
+
+    has_view_permission = MailAccountAdmin.has_view_permission
+    has_change_permission = MailAccountAdmin.has_change_permission
+    has_add_permission = MailAccountAdmin.has_add_permission
+    has_delete_permission = MailAccountAdmin.has_delete_permission
+    has_module_permission = MailAccountAdmin.has_module_permission
+
+
 site = BenchAdminSite(name="bench_admin")
 site.register(Account, MailAccountAdmin)
+site.register(AuditEvent, AuditEventAdmin)
+
+# One model, one admin per site: 사용자 관리 is a second changelist of
+# Account, on a site of its own.
+users_site = BenchAdminSite(name="bench_users_admin")
+users_site.register(Account, UserAdmin)
 
 # The column the changelist sorts on for "usage" (``o=`` counts from 1).
 USAGE_COLUMN = MailAccountAdmin.list_display.index("usage") + 1

@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.db.models.functions import Mod
 from django.utils import timezone
 
-from accounts.models import AccessLog, Account, Mailbox, Message, Office
+from accounts.models import AccessLog, Account, AuditEvent, Folder, Mailbox, Message, Office
 from devtools.demo import require_embedded_store, seed_office
 
 HISTORY_SECONDS = 183 * 86400  # six months of access, like the demo
@@ -45,6 +45,8 @@ class Targets:
     access_rows: int
     messages: int
     heavy_history: int
+    audit_events: int
+    big_mailbox: int
 
     @classmethod
     def for_accounts(cls, accounts: int) -> Targets:
@@ -55,6 +57,10 @@ class Targets:
             access_rows=50 * accounts,
             messages=20 * accounts,
             heavy_history=min(50_000, max(100, accounts // 2)),
+            # 100,000 accounts -> 1,000,000 audit events and one mailbox of
+            # 200,000 messages (the pane must not read them).
+            audit_events=10 * accounts,
+            big_mailbox=2 * accounts,
         )
 
 
@@ -68,6 +74,8 @@ class Dataset:
     messages: int
     built_seconds: float
     reused: bool
+    audit_events: int = 0
+    big_mailbox: Mailbox | None = None
 
 
 def _say(progress: Callable[[str], None] | None, text: str) -> None:
@@ -135,10 +143,22 @@ def ensure_dataset(
     if messages_now < targets.messages:
         _top_up_messages(office, targets.messages - messages_now, progress)
         changed = True
+    audit_now = AuditEvent.objects.filter(office=office).count()
+    if audit_now < targets.audit_events:
+        _top_up_audit(office, targets.audit_events - audit_now, progress)
+        changed = True
     if changed:
         reused = False
         _say(progress, "recomputing counters and last access")
         recompute_denormalised(office)
+    if big_mailbox(office, targets.big_mailbox) is None:
+        reused = False
+        target = _big_mailbox_candidate(office)
+        _say(progress, f"giving {target.account.login_id} {targets.big_mailbox:,} messages")
+        inbox = Folder.objects.get(mailbox=target, role=Folder.Role.INBOX)
+        insert_messages(inbox, targets.big_mailbox - target.message_count)
+        changed = True
+    if changed:
         # Fresh statistics for the planner, and on PostgreSQL a visibility
         # map so that counts can be index-only (autovacuum would get there
         # later; the benchmark should not depend on when).
@@ -155,6 +175,8 @@ def ensure_dataset(
         messages=Message.objects.filter(office=office).count(),
         built_seconds=time.perf_counter() - started,
         reused=reused,
+        audit_events=AuditEvent.objects.filter(office=office).count(),
+        big_mailbox=big_mailbox(office, targets.big_mailbox),
     )
 
 
@@ -167,6 +189,89 @@ def _heavy_account(office: Office) -> Account:
         .order_by("-subaccount_count", "id")
         .first()
     )
+
+
+def big_mailbox(office: Office, messages: int) -> Mailbox | None:
+    """The bench's big mailbox, once it holds ``messages`` messages."""
+    return (
+        Mailbox.objects.filter(office=office, message_count__gte=messages)
+        .select_related("account")
+        .order_by("-message_count")
+        .first()
+    )
+
+
+def _big_mailbox_candidate(office: Office) -> Mailbox:
+    # A plain user's mailbox (not the one with the long access history).
+    heavy = _heavy_account(office)
+    return (
+        Mailbox.objects.filter(office=office, account__kind=Account.Kind.USER)
+        .exclude(account=heavy)
+        .exclude(account__login_id__in=["admin", "itadmin"])
+        .select_related("account")
+        .order_by("account_id")[10]
+    )
+
+
+# The actions of the generated audit log, with the share of a hundred each
+# gets; the rest are user changes. Admin events have an actor, failed logins
+# only the label of the ID that was tried.
+AUDIT_MIX = (
+    ("login", 12),
+    ("logout", 8),
+    ("login_failed", 5),
+    ("subaccount_add", 10),
+    ("subaccount_delete", 5),
+    ("quota_change", 10),
+    ("password_reset", 5),
+    ("roster_export", 2),
+    ("mail_password", 3),
+)
+AUDIT_ACTORS = 20  # admins who act, among the office's first accounts
+
+
+def _top_up_audit(office: Office, needed: int, progress) -> None:
+    """``needed`` more audit events, set-based: every listed account is the
+    target of about the same number of events spread over a year, acted on
+    by one of a handful of admins."""
+    accounts = Account.objects.filter(office=office).order_by("id")
+    actors = list(accounts.values_list("id", "login_id")[:AUDIT_ACTORS])
+    targets = accounts.count()
+    per_account = math.ceil(needed / max(1, targets))
+    cases, start = [], 0
+    for action, share in AUDIT_MIX:
+        cases.append(f"WHEN b.k < {start + share} THEN '{action}'")
+        start += share
+    action_sql = f"CASE {' '.join(cases)} ELSE 'account_update' END"
+    actor_case = " ".join(f"WHEN {i} THEN {pk}" for i, (pk, _login) in enumerate(actors))
+    label_case = " ".join(f"WHEN {i} THEN '{login}'" for i, (_pk, login) in enumerate(actors))
+    moment, inet = _vendor_sql()
+    secs = f"(g.n * 7919 + a.id * 104729) %% {365 * 86400}"
+    pick = f"((g.n * 7 + a.id * 13) %% {len(actors)})"
+    sql = (
+        _series(per_account) + ", b0 AS (SELECT a.id AS aid, a.login_id AS alogin, g.n AS n, "
+        "(g.n * 37 + a.id * 11) %% 100 AS k, "
+        + pick
+        + " AS who, "
+        + moment.format(secs=secs)
+        + " AS at FROM accounts_account a, g WHERE a.office_id = %s AND a.id BETWEEN %s AND %s) "
+        "INSERT INTO accounts_auditevent "
+        "(office_id, actor_id, actor_label, action, target_id, target_label, data, ip, at) "
+        "SELECT %s, "
+        f"CASE WHEN b.k BETWEEN 20 AND 24 THEN NULL ELSE CASE b.who {actor_case} END END, "
+        f"CASE WHEN b.k BETWEEN 20 AND 24 THEN b.alogin ELSE CASE b.who {label_case} END END, "
+        f"{action_sql}, "
+        "CASE WHEN b.k < 25 OR b.k BETWEEN 58 AND 59 THEN NULL ELSE b.aid END, "
+        "CASE WHEN b.k < 25 OR b.k BETWEEN 58 AND 59 THEN '' ELSE b.alogin END, "
+        "'{}', " + inet.format(ip="'211.234.10.' || (b.n %% 250 + 1)") + ", b.at FROM b0 AS b"
+    )
+    ids = list(accounts.values_list("id", flat=True))
+    step = max(1, 400_000 // per_account)
+    for index in range(0, len(ids), step):
+        chunk = ids[index : index + step]
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, [_now_param(), office.pk, chunk[0], chunk[-1], office.pk])
+        _say(progress, f"audit events: {AuditEvent.objects.filter(office=office).count():,}")
 
 
 def _vendor_sql() -> tuple[str, str]:

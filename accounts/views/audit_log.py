@@ -6,7 +6,6 @@ leaves the console -- so the download writes its own event.
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import FileResponse
 from django.shortcuts import render
@@ -15,7 +14,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from accounts import audit
-from accounts.audit_log import describe, export_header, export_rows, filtered_events, person
+from accounts.audit_log import (
+    action_label,
+    describe,
+    event_page,
+    export_header,
+    export_rows,
+    filtered_events,
+    person,
+)
 from accounts.forms import AuditFilterForm
 from accounts.models import AuditEvent
 from accounts.permissions import office_admin_required
@@ -26,11 +33,10 @@ AUDIT_PAGE_SIZE = 50
 
 def _render_list(request, form, status=200):
     filters = form.cleaned_data if form.is_valid() else {}
-    page = Paginator(filtered_events(request.office, filters), AUDIT_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = event_page(request.office, filters, request.GET.get("page"), AUDIT_PAGE_SIZE)
     for event in page.object_list:
         event.details = describe(event)
+        event.action_label = action_label(event.action)
         event.actor_display = person(event.actor, event.actor_label)
         event.target_display = person(event.target, event.target_label)
     return render(

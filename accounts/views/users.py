@@ -16,7 +16,6 @@ and stored nowhere in clear.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -37,7 +36,7 @@ from accounts.account_services import (
     role_set,
 )
 from accounts.audit import client_ip
-from accounts.formatting import human_bytes
+from accounts.formatting import choice_label, human_bytes
 from accounts.forms import (
     QUOTA_SIZE,
     QUOTA_UNLIMITED,
@@ -51,6 +50,7 @@ from accounts.forms import (
     UserSearchForm,
 )
 from accounts.models import Account
+from accounts.paging import keyed_page
 from accounts.permissions import (
     can_manage,
     can_write,
@@ -100,9 +100,14 @@ def user_list(request):
     ).select_related("mailbox")
     if query:
         accounts = accounts.filter(Q(name__icontains=query) | Q(login_id__icontains=query))
-    page = Paginator(accounts.order_by("name", "login_id", "pk"), USERS_PAGE_SIZE).get_page(
-        request.GET.get("page")
+    # Count, then the page (keys from the listed accounts' covering index).
+    page = keyed_page(
+        accounts.order_by("name", "login_id", "pk"), request.GET.get("page"), USERS_PAGE_SIZE
     )
+    for account in page.object_list:
+        account.kind_label = choice_label(Account.Kind, account.kind)
+        account.status_label = choice_label(Account.Status, account.status)
+        account.role_label = choice_label(Account.Role, account.role)
     return render(
         request,
         "accounts/user_list.html",

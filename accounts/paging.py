@@ -1,0 +1,52 @@
+"""Pages whose cost does not grow with the page number.
+
+A page's rows are read in two steps inside one statement: the rows skipped
+before the page are walked as keys only (with an index holding the order
+and the filters, an index-only walk), and just the page's keys are then read
+whole. A page past the middle is read from the end in the reverse order, so
+no page walks more than half of the list. Page numbers, ``page=`` URLs and
+the last page work as with Django's paginator; the count is one query and
+the page another, whatever the page.
+"""
+
+from __future__ import annotations
+
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
+from django.db.models import QuerySet
+
+
+def page_number(paginator: Paginator, raw) -> int:
+    """The page asked for, or the first (not a number) or last (too far)."""
+    try:
+        return paginator.validate_number(raw)
+    except PageNotAnInteger:
+        return 1
+    except EmptyPage:
+        return paginator.num_pages
+
+
+def keyed_page(queryset: QuerySet, raw_number, per_page: int) -> Page:
+    """One page of an ordered ``queryset`` in two queries (its count, then
+    the page's rows)."""
+    count = queryset.count()
+    paginator = Paginator(range(count), per_page)  # told the count, never asks
+    number = page_number(paginator, raw_number)
+    offset = (number - 1) * per_page
+    on_page = max(0, min(per_page, count - offset))
+    rows = []
+    if on_page:
+        keys = queryset.values("pk")
+        if offset * 2 > count:
+            from_end = count - offset - on_page
+            keys = keys.reverse()[from_end : from_end + on_page]
+        else:
+            keys = keys[offset : offset + on_page]
+        # The page's rows by their keys alone: the filters were applied
+        # to the keys, and re-applying them to 50 rows could only mislead
+        # the planner.
+        page_rows = queryset.model._default_manager.filter(pk__in=keys).order_by(
+            *queryset.query.order_by
+        )
+        page_rows.query.select_related = queryset.query.select_related
+        rows = list(page_rows)
+    return Page(rows, number, paginator)
