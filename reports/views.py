@@ -296,7 +296,7 @@ def chart_png(report, chart: ChartView) -> bytes:
     import cairosvg
 
     svg = render_to_string(
-        "reports/_chart.svg", {"view": chart, "chart": chart.chart, "standalone": True}
+        "reports/_chart_svg.html", {"view": chart, "chart": chart.chart, "standalone": True}
     )
     return cairosvg.svg2png(bytestring=svg.encode("utf-8"), scale=2)
 

@@ -44,6 +44,7 @@ def test_bench_runs_on_a_small_office_and_reports_every_part(tmp_path, settings)
         "last page",
         "detail pane",
         "sub-account dialog",
+        "usage report, 180 days",
     ]
     for scenario in lists:
         # Everything counted, the session and user lookups included.
@@ -53,6 +54,7 @@ def test_bench_runs_on_a_small_office_and_reports_every_part(tmp_path, settings)
     for scenario in others:
         assert scenario["ours_queries"] <= 8, scenario
         assert scenario["admin_median_ms"] is None
+    assert others[-1]["ratio_to_admin_default"] is not None
 
     export = data["export"]
     assert export["rows"] == data["dataset"]["mail_accounts"]
