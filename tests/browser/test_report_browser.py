@@ -74,6 +74,6 @@ def test_account_report_from_the_pane(page, live_server, history, console_errors
     page.wait_for_url(f"**/{DOMAIN}/")
     page.goto(f"{live_server.url}/{DOMAIN}/manage/mail/accounts/minjun.kim/")
     page.locator("#pane-report").click()
-    page.wait_for_url(f"**/manage/mail/report/minjun.kim/")
+    page.wait_for_url("**/manage/mail/report/minjun.kim/")
     assert page.locator("svg.chart__svg title").count() == 2
     axe.assert_accessible(page, "an account's report")
