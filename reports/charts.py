@@ -19,9 +19,36 @@ WIDTH = 640
 UNIT = 1024
 
 
-def count_text(value: int) -> str:
-    """1,234 (grouped as in the rest of the console, in either language)."""
-    return number_format(value, force_grouping=True)
+def sizes_formatter():
+    """A formatter that writes sizes exactly as :func:`human_bytes` does,
+    with the locale's decimal mark looked up once: ``number_format`` per
+    value made a 180-row table the slowest part of the page."""
+    from django.utils.formats import get_format
+
+    decimal = get_format("DECIMAL_SEPARATOR")
+    units = ("B", "KB", "MB", "GB", "TB", "PB")
+
+    def size_text(value: int) -> str:
+        size = float(value)
+        for unit in units:
+            if abs(size) < 1024 or unit == units[-1]:
+                if unit == "B":
+                    return f"{int(size)} B"
+                digits = 0 if size >= 100 else 1
+                return f"{round(size, digits):.{digits}f}".replace(".", decimal) + f" {unit}"
+            size /= 1024
+        raise AssertionError("unreachable")
+
+    return size_text
+
+
+def count_text(value: int, separator: str | None = None) -> str:
+    """1,234 (grouped as in the rest of the console, in either language).
+    A caller formatting many numbers passes the separator it looked up once
+    (the locale lookup dominated a 180-row table)."""
+    if separator is None:
+        return number_format(value, force_grouping=True)
+    return f"{value:,}".replace(",", separator)
 
 
 def nice_ceiling(value: float) -> tuple[float, float]:

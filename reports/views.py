@@ -12,7 +12,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.formats import date_format
+from django.utils.formats import date_format, get_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from django_countries import countries
@@ -73,6 +73,8 @@ def _country_name(code: str) -> str:
 def _storage_chart(report, title: str) -> ChartView:
     first = report.today - _days(report.period)
     series = report.series
+    separator = get_format("THOUSAND_SEPARATOR")
+    size_text = charts.sizes_formatter()
     chart = charts.line_chart(
         title,
         _("Storage used"),
@@ -87,9 +89,9 @@ def _storage_chart(report, title: str) -> ChartView:
         header=[_("Date"), _("Storage used"), _("Messages")],
         rows=[
             [
-                Cell(date_format(p.day, "DATE_FORMAT")),
-                Cell(human_bytes(p.used_bytes), numeric=True),
-                Cell(count_text(p.message_count), numeric=True),
+                Cell(p.day.isoformat()),
+                Cell(size_text(p.used_bytes), numeric=True),
+                Cell(count_text(p.message_count, separator), numeric=True),
             ]
             for p in reversed(series)
         ],

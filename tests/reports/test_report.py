@@ -263,3 +263,27 @@ def test_report_query_count_is_constant(admin_client, org, extra, django_assert_
         response = admin_client.get(report_url(org), {"period": "90"})
     assert response.status_code == 200
     assert len(response.context["report"].growth) == min(10, 6 + extra)
+
+
+@pytest.mark.parametrize("language", ["ko", "en"])
+def test_the_reports_size_formatter_writes_what_human_bytes_writes(language):
+    from django.utils import translation
+
+    from accounts.formatting import human_bytes
+    from reports.charts import sizes_formatter
+
+    with translation.override(language):
+        size_text = sizes_formatter()
+        for value in [
+            0,
+            1,
+            1023,
+            1024,
+            1536,
+            99 * MB + 1,
+            100 * MB,
+            1000 * MB,
+            5 * GB + 7,
+            3 * 1024**5,
+        ]:
+            assert size_text(value) == human_bytes(value), value
