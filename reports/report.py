@@ -34,6 +34,8 @@ from reports.snapshots import PERIODS, day_bounds, office_day
 
 DEFAULT_PERIOD = 30
 FORECAST_DAYS = 30
+# Further than this, the forecast says "not within ten years" instead of a date.
+FORECAST_HORIZON_DAYS = 3650
 
 
 def period_from(raw) -> int:
@@ -57,7 +59,8 @@ class Point:
 class Forecast:
     """A linear trend of usage against a limit (see :func:`forecast`)."""
 
-    state: str  # "no_history" | "no_limit" | "reached" | "not_growing" | "reaches"
+    # "no_history" | "no_limit" | "reached" | "not_growing" | "beyond" | "reaches"
+    state: str
     slope: float = 0.0  # bytes per day
     current: int = 0
     limit: int | None = None
@@ -95,9 +98,14 @@ def forecast(series: list[Point], limit: int | None, *, days: int = FORECAST_DAY
     elif current >= limit:
         result.state = "reached"
     elif slope > 0:
-        result.state = "reaches"
         result.days = max(1, round((limit - current) / slope))
-        result.on = last.day + dt.timedelta(days=result.days)
+        if result.days > FORECAST_HORIZON_DAYS:
+            # A date centuries away reads as a bug, not a forecast.
+            result.state = "beyond"
+            result.days = None
+        else:
+            result.state = "reaches"
+            result.on = last.day + dt.timedelta(days=result.days)
     return result
 
 

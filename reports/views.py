@@ -221,6 +221,14 @@ def forecast_text(forecast, *, office: bool) -> str:
             )
             % values
         )
+    if forecast.state == "beyond":
+        return (
+            _(
+                "At the current trend (about +%(per_day)s a day over the last 30 days), usage "
+                "will not reach %(name)s of %(limit)s within ten years."
+            )
+            % values
+        )
     values.update(
         {"date": date_format(forecast.on, "DATE_FORMAT"), "days": count_text(forecast.days)}
     )

@@ -65,7 +65,7 @@ def test_report_charts_fit_and_are_accessible(
     if os.environ.get("MAILADMIN_SCREENSHOTS") and language == "ko" and width == 1280:
         page.goto(f"{live_server.url}/{DOMAIN}/manage/mail/report/?period=180")
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        page.screenshot(path=str(SCREENSHOT))
 
 
 def test_account_report_from_the_pane(page, live_server, history, console_errors):

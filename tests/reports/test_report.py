@@ -153,6 +153,7 @@ def test_forecast_states():
     assert forecast(series(MB, 0), None).state == "no_limit"
     assert forecast(series(MB, 2 * GB), 1 * GB).state == "reached"
     assert forecast(series(-MB, 100 * MB), 1 * GB).state == "not_growing"
+    assert forecast(series(1, 0), 1 * GB).state == "beyond"  # a byte a day
 
 
 def test_the_forecast_is_said_in_words_on_the_page(admin_client, org, time_machine):
