@@ -3,6 +3,7 @@ PNG and .xlsx."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 from dataclasses import dataclass, field
@@ -71,7 +72,7 @@ def _country_name(code: str) -> str:
 
 
 def _storage_chart(report, title: str) -> ChartView:
-    first = report.today - _days(report.period)
+    first = report.today - dt.timedelta(days=report.period)
     series = report.series
     separator = get_format("THOUSAND_SEPARATOR")
     size_text = charts.sizes_formatter()
@@ -99,12 +100,6 @@ def _storage_chart(report, title: str) -> ChartView:
         xlsx_rows=[[p.day, p.used_bytes, p.message_count] for p in series],
         empty=_("No daily snapshots yet: they are taken once a day."),
     )
-
-
-def _days(n: int):
-    import datetime as dt
-
-    return dt.timedelta(days=n)
 
 
 def _countries_chart(report) -> ChartView:
