@@ -46,6 +46,10 @@ class OfficeUsageDay(models.Model):
     used_bytes = models.BigIntegerField(_("usage"))
     message_count = models.BigIntegerField(_("messages"))
     mailboxes = models.IntegerField(_("mailboxes"))
+    # The quotas of the office's mailboxes added up that day; NULL when
+    # there is no total (an unlimited plan or mailbox). The forecast's
+    # target, read from the latest day so the report sums no mailboxes.
+    total_quota_bytes = models.BigIntegerField(null=True, blank=True)
     top_growth = models.JSONField(default=dict, blank=True)
     taken_at = models.DateTimeField()
 

@@ -1,13 +1,15 @@
 """What the usage report shows, read in a constant number of queries.
 
-Office report (every figure of an office of any size in five queries):
+Office report (every figure of an office of any size in four or five queries):
 
 1. the office's daily totals over the period (at most 181 rows);
 2. the names of the ten accounts the last snapshot ranked by growth;
-3. live counts over the mail accounts -- one aggregate: the quota-status
-   buckets (the usage list's own conditions, so a bar and the list it links
-   to count the same accounts), the inactivity counts (likewise) and the
-   office's total quota;
+3. live counts: the quota-status buckets and the inactivity counts, as
+   index range counts on the mailboxes in one statement (see
+   :func:`live_counts`; they equal the usage list's own conditions, so a
+   bar and the list it links to count the same accounts) -- plus one
+   aggregate over the list's rows when the office has deleted users'
+   mailboxes;
 4. sign-ins per country over the period, summed from the daily counts.
 
 An account's report reads its own daily rows and its sign-ins.
@@ -18,10 +20,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q, Sum
+from django.db import connection
+from django.db.models import Count, Sum
 from django.utils import timezone
 
-from accounts.models import AccessLog, Account, Office
+from accounts.models import AccessLog, Account, Mailbox, MailListing, Office
 from accounts.selectors import (
     INACTIVE_DAYS,
     QUOTA_STATUSES,
@@ -169,31 +172,16 @@ def office_report(office: Office, period: int, *, now: dt.datetime | None = None
     days = list(
         OfficeUsageDay.objects.filter(office=office, day__gte=since)
         .order_by("day")
-        .values_list("day", "used_bytes", "message_count", "top_growth")
+        .values_list("day", "used_bytes", "message_count", "top_growth", "total_quota_bytes")
     )
-    history = _series((day, used, count) for day, used, count, _top in days)
+    history = _series((day, used, count) for day, used, count, _top, _quota in days)
     series = [p for p in history if p.day >= first]
     ranked = days[-1][3].get(str(period), []) if days else []
     names = Account.objects.in_bulk([pk for pk, _grown in ranked])
     growth = [GrowthRow(names[pk], grown) for pk, grown in ranked if pk in names]
 
-    counts = {f"quota_{v}": Count("pk", filter=quota_condition(v)) for v in QUOTA_STATUSES}
-    counts.update(
-        {f"inactive_{d}": Count("pk", filter=inactive_condition(d, now)) for d in INACTIVE_DAYS}
-    )
-    live = mail_accounts(office).aggregate(
-        mailboxes=Count("pk"),
-        quota_sum=Sum("mailbox__quota_bytes"),
-        unlimited=Count("pk", filter=Q(mailbox__quota_bytes__isnull=True)),
-        **counts,
-    )
-    # The office's total: the quotas of its mailboxes added up; an
-    # unlimited plan or mailbox means there is none to reach.
-    total_quota = (
-        None
-        if office.plan == Office.Plan.UNLIMITED or live["unlimited"] or not live["mailboxes"]
-        else live["quota_sum"]
-    )
+    live = live_counts(office, now)
+    total_quota = days[-1][4] if days else None
     country_rows = (
         CountrySignInDay.objects.filter(office=office, day__gt=first, day__lte=today)
         .values("country")
@@ -213,6 +201,68 @@ def office_report(office: Office, period: int, *, now: dt.datetime | None = None
         countries=_countries(country_rows),
         forecast=forecast(history, total_quota),
     )
+
+
+def exact_counts(office: Office, now: dt.datetime) -> dict[str, int]:
+    """The quota-status and inactivity counts over the usage list's own
+    rows, with the list's own conditions: one aggregate over every mail
+    account of the office (a join; what :func:`live_counts` avoids)."""
+    counts = {f"quota_{v}": Count("pk", filter=quota_condition(v)) for v in QUOTA_STATUSES}
+    counts.update(
+        {f"inactive_{d}": Count("pk", filter=inactive_condition(d, now)) for d in INACTIVE_DAYS}
+    )
+    return mail_accounts(office).aggregate(mailboxes=Count("pk"), **counts)
+
+
+def live_counts(office: Office, now: dt.datetime) -> dict[str, int]:
+    """The same counts as :func:`exact_counts`, as index range counts on
+    the mailbox table alone (its (office, usage_share) and (office,
+    last_access_at) indexes), in one statement.
+
+    The mailbox table also holds the mailboxes of deleted users, which the
+    list leaves out. The same statement compares the office's mailboxes
+    with its listed accounts (the read model, one row per listed mail
+    account); when they differ, some mailbox belongs to a deleted user and
+    the counts are taken again over the list's own rows instead."""
+    mailbox = Mailbox._meta.db_table
+    listing = MailListing._meta.db_table
+
+    def count(where: str) -> str:
+        return f"(SELECT COUNT(*) FROM {mailbox} WHERE office_id = %s AND {where})"
+
+    parts = [
+        f"(SELECT COUNT(*) FROM {mailbox} WHERE office_id = %s)",
+        f"(SELECT COUNT(*) FROM {listing} WHERE office_id = %s)",
+        count("usage_share IS NULL"),
+        count("usage_share < 8000"),
+        count("usage_share >= 8000 AND usage_share < 9500"),
+        count("usage_share >= 9500"),
+        # Over quota implies a share of at least 100 %: only the top of
+        # the index is read for the byte comparison.
+        count("usage_share >= 9500 AND used_bytes > quota_bytes"),
+        count("last_access_at IS NULL"),
+    ]
+    params: list = [office.pk] * len(parts)
+    for days in INACTIVE_DAYS:
+        parts.append(count("last_access_at < %s"))
+        params += [office.pk, now - dt.timedelta(days=days)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        row = cursor.fetchone()
+    mailboxes, listed, unlimited, under, warning, high, over, never, *inactive = row
+    if mailboxes != listed:
+        return exact_counts(office, now)
+    result = {
+        "mailboxes": mailboxes,
+        "quota_unlimited": unlimited,
+        "quota_under": under,
+        "quota_warning": warning,
+        "quota_critical": high - over,
+        "quota_over": over,
+    }
+    for days, n in zip(INACTIVE_DAYS, inactive, strict=True):
+        result[f"inactive_{days}"] = never + n
+    return result
 
 
 def account_sign_ins_by_country(account: Account, first: dt.date, last: dt.date):

@@ -13,10 +13,10 @@ import zoneinfo
 from collections.abc import Iterable
 
 from django.db import connection, transaction
-from django.db.models import Count, Min, Sum
+from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
-from accounts.models import AccessLog, Office
+from accounts.models import AccessLog, Mailbox, Office
 from reports.models import HISTORY_DAYS, AccountUsageDay, CountrySignInDay, OfficeUsageDay
 
 # The periods the report offers, in days; the growth ranking is kept for each.
@@ -114,6 +114,12 @@ def take_snapshot(
     totals = AccountUsageDay.objects.filter(office=office, day=day).aggregate(
         used=Sum("used_bytes"), messages=Sum("message_count"), mailboxes=Count("account")
     )
+    quotas = Mailbox.objects.filter(office=office, account__deleted_at__isnull=True).aggregate(
+        total=Sum("quota_bytes"), unlimited=Count("pk", filter=Q(quota_bytes=None))
+    )
+    no_total = (
+        office.plan == Office.Plan.UNLIMITED or quotas["unlimited"] or not totals["mailboxes"]
+    )
     oldest_kept = day - dt.timedelta(days=HISTORY_DAYS)
     first_day = OfficeUsageDay.objects.filter(
         office=office, day__gte=oldest_kept, day__lt=day
@@ -125,6 +131,7 @@ def take_snapshot(
             "used_bytes": totals["used"] or 0,
             "message_count": totals["messages"] or 0,
             "mailboxes": totals["mailboxes"],
+            "total_quota_bytes": None if no_total else quotas["total"],
             "top_growth": top_growth(office, day, first_day),
             "taken_at": now,
         },

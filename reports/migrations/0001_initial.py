@@ -50,6 +50,7 @@ class Migration(migrations.Migration):
                 ('used_bytes', models.BigIntegerField(verbose_name='usage')),
                 ('message_count', models.BigIntegerField(verbose_name='messages')),
                 ('mailboxes', models.IntegerField(verbose_name='mailboxes')),
+                ('total_quota_bytes', models.BigIntegerField(blank=True, null=True)),
                 ('top_growth', models.JSONField(blank=True, default=dict)),
                 ('taken_at', models.DateTimeField()),
                 ('office', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.office')),

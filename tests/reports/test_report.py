@@ -288,3 +288,28 @@ def test_the_reports_size_formatter_writes_what_human_bytes_writes(language):
             3 * 1024**5,
         ]:
             assert size_text(value) == human_bytes(value), value
+
+
+def test_index_counts_equal_the_lists_conditions(quota_office, django_assert_num_queries):
+    from reports.report import exact_counts, live_counts
+
+    org = quota_office
+    now = timezone.now()
+    set_mailbox(org.kim, last_access_at=now - dt.timedelta(days=61))
+    set_mailbox(org.admin, last_access_at=now - dt.timedelta(days=2))
+    with django_assert_num_queries(1):
+        fast = live_counts(org.office, now)
+    assert fast == exact_counts(org.office, now)
+    assert fast["inactive_30"] == 5  # kim and the four that never signed in
+
+
+def test_a_deleted_users_mailbox_is_left_out_as_the_list_leaves_it(admin_client, quota_office):
+    from accounts.account_services import account_delete
+    from reports.report import live_counts
+
+    org = quota_office
+    account_delete(actor=org.admin, account=org.kim)  # the warning bucket's only account
+    counts = live_counts(org.office, timezone.now())
+    assert counts["quota_warning"] == 0
+    assert counts["mailboxes"] == 5
+    assert list_ids(admin_client, org, quota="warning") == set()
