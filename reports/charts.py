@@ -170,9 +170,11 @@ class BarChart:
     title: str
     x_label: str
     bars: list[Bar]
-    width: int = WIDTH
-    left: int = 150
-    right: int = 90
+    # Narrower than the line chart: bar charts sit two to a row, and a
+    # smaller drawing is scaled down less, so its text stays readable.
+    width: int = 480
+    left: int = 130
+    right: int = 80
     top: int = 8
     row: int = 30
     bar: int = 18
