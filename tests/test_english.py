@@ -269,6 +269,7 @@ def test_catalogue_is_current_with_the_sources(tmp_path):
         "accounts",
         "subaccounts",
         "devtools",
+        "reports",
         "mailserver",
         "mailadmin",
         "templates",
