@@ -112,6 +112,7 @@ def _field_labels_in(language: str | None) -> dict[str, str]:
         # the filters of a download (usage list, audit log)
         "q": _("Search"),
         "subaccounts": _("Sub-accounts"),
+        "inactive": _("Inactive"),
         "sort": _("Sort"),
         "action": _("Action"),
         "actor": _("Actor"),
@@ -162,6 +163,8 @@ QUOTA_FILTER_LABELS = {
 def _value(key: str, value: Any) -> str:
     if key == "quota" and isinstance(value, str) and value in QUOTA_FILTER_LABELS:
         return str(QUOTA_FILTER_LABELS[value])  # a download's quota-status filter
+    if key == "inactive" and isinstance(value, str) and value.isdigit():
+        return _("No access in %(days)s days") % {"days": value}
     if key in ("quota", "default_quota") and (value is None or isinstance(value, int)):
         return human_quota(value)
     if key == "quota_bytes" and value is None:

@@ -50,6 +50,10 @@ from accounts.models import (
 
 SEARCH_MAX_LENGTH = 100
 DEFAULT_SORT = "name"
+QUOTA_STATUSES = ("under", "warning", "critical", "over", "unlimited")
+# The inactivity thresholds (days without a successful POP3/SMTP sign-in),
+# the choices of the list's ``inactive`` filter.
+INACTIVE_DAYS = (30, 60, 90)
 
 
 def sort_choices() -> list[tuple[str, str]]:
@@ -119,6 +123,18 @@ class UsageFilterSet(django_filters.FilterSet):
         empty_label=_("All"),
         label=_("Quota status"),
     )
+    # Not on the read model: it reads the mailbox's last successful
+    # POP3/SMTP sign-in (indexed with the office).
+    inactive = django_filters.ChoiceFilter(
+        method="filter_inactive",
+        choices=[
+            ("30", _("No access in 30 days")),
+            ("60", _("No access in 60 days")),
+            ("90", _("No access in 90 days")),
+        ],
+        empty_label=_("All"),
+        label=_("Inactive"),
+    )
     sort = on_listing(
         django_filters.ChoiceFilter(method="filter_nothing", choices=sort_choices, label=_("Sort"))
     )
@@ -156,18 +172,10 @@ class UsageFilterSet(django_filters.FilterSet):
         return queryset
 
     def filter_quota(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        if value == "unlimited":
-            return queryset.filter(mailbox__usage_share__isnull=True)
-        if value == "under":
-            return queryset.filter(mailbox__usage_share__lt=8000)
-        if value == "warning":
-            return queryset.filter(mailbox__usage_share__gte=8000, mailbox__usage_share__lt=9500)
-        # The share is rounded down: a mailbox just over its quota can still
-        # read 100.00 %, so "over" compares the bytes themselves.
-        over = Q(mailbox__used_bytes__gt=F("mailbox__quota_bytes"))
-        if value == "over":
-            return queryset.filter(over, mailbox__usage_share__isnull=False)
-        return queryset.filter(mailbox__usage_share__gte=9500).exclude(over)
+        return queryset.filter(quota_condition(value))
+
+    def filter_inactive(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(inactive_condition(int(value), timezone.now()))
 
     def filter_nothing(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset  # the order is applied last, in filter_queryset
@@ -220,6 +228,33 @@ class UsageFilterSet(django_filters.FilterSet):
     @property
     def is_filtered(self) -> bool:
         return bool(self.active)
+
+
+def quota_condition(value: str) -> Q:
+    """The accounts (joined to their mailboxes) in one quota-status bucket.
+    The list's filter and the report's chart both ask here, so a bar and
+    the list it links to count the same accounts."""
+    if value == "unlimited":
+        return Q(mailbox__usage_share__isnull=True)
+    if value == "under":
+        return Q(mailbox__usage_share__lt=8000)
+    if value == "warning":
+        return Q(mailbox__usage_share__gte=8000, mailbox__usage_share__lt=9500)
+    # The share is rounded down: a mailbox just over its quota can still
+    # read 100.00 %, so "over" compares the bytes themselves.
+    over = Q(mailbox__used_bytes__gt=F("mailbox__quota_bytes"))
+    if value == "over":
+        return over & Q(mailbox__usage_share__isnull=False)
+    if value == "critical":
+        return Q(mailbox__usage_share__gte=9500) & ~over
+    raise ValueError(f"unknown quota status {value!r}")
+
+
+def inactive_condition(days: int, now: dt.datetime) -> Q:
+    """No successful POP3/SMTP sign-in in the last ``days`` days, never
+    having signed in included (the mailbox mirrors the newest success)."""
+    since = now - dt.timedelta(days=days)
+    return Q(mailbox__last_access_at__isnull=True) | Q(mailbox__last_access_at__lt=since)
 
 
 def search_condition(office: Office, value: str, *, pk: str = "pk", indexed: bool = False) -> Q:

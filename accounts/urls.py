@@ -9,6 +9,7 @@ urlpatterns = [
     path("manage/", manage.dashboard, name="manage_dashboard"),
     path("manage/mail/", manage.mail_home, name="manage_mail"),
     path("manage/mail/accounts/", include("accounts.urls_mail")),
+    path("manage/mail/report/", include("reports.urls")),
     path("manage/users/", include("accounts.urls_users")),
     path("manage/audit/", include("accounts.urls_audit")),
     path("manage/security/", security.two_factor_page, name="two_factor"),

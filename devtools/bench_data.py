@@ -23,11 +23,17 @@ from django.utils import timezone
 
 from accounts.models import AccessLog, Account, AuditEvent, Folder, Mailbox, Message, Office
 from devtools.demo import require_embedded_store, seed_office
+from devtools.usage_history import build_history, has_history
+from reports.snapshots import take_snapshot
 
 HISTORY_SECONDS = 183 * 86400  # six months of access, like the demo
 
 # Tables holding an office's rows, children first (one DELETE each).
 OFFICE_TABLES = (
+    # the report's snapshots (they point at accounts)
+    "reports_accountusageday",
+    "reports_officeusageday",
+    "reports_countrysigninday",
     "accounts_accesslog",
     "accounts_message",
     "accounts_senderaddress",
@@ -147,6 +153,10 @@ def ensure_dataset(
     if audit_now < targets.audit_events:
         _top_up_audit(office, targets.audit_events - audit_now, progress)
         changed = True
+    if not has_history(office):
+        _say(progress, "building 180 days of usage snapshots")
+        build_history(office, progress=progress)
+        changed = True
     if changed:
         reused = False
         _say(progress, "recomputing counters and last access")
@@ -159,6 +169,7 @@ def ensure_dataset(
         insert_messages(inbox, targets.big_mailbox - target.message_count)
         changed = True
     if changed:
+        take_snapshot(office)  # today's row from the recomputed counters
         # Fresh statistics for the planner, and on PostgreSQL a visibility
         # map so that counts can be index-only (autovacuum would get there
         # later; the benchmark should not depend on when).

@@ -384,6 +384,10 @@ def seed_office(
                 progress(f"{result.accounts:,} accounts")
     if chunk:
         _write_chunk(gen, office, chunk, admin_hash, result)
+    # Half a year of daily usage snapshots, for the usage report.
+    from devtools.usage_history import build_history
+
+    build_history(office, now=now, progress=progress)
     result.seconds = (timezone.now() - started).total_seconds()
     return result
 

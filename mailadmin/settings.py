@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "accounts",
     "subaccounts",
     "mailserver",
+    "reports",
 ]
 # The demo office (`seed_demo`, which `make run` uses) and the benchmark
 # (`bench`) live in their own app, on by default; production leaves them out

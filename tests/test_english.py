@@ -139,7 +139,7 @@ class VisibleText(HTMLParser):
 
 
 # Words a Korean screen may show in Latin letters: units, protocols, formats.
-LATIN_IN_KOREAN = {"KB", "MB", "GB", "TB", "B", "POP", "SMTP", "IMAP", "IP", "xlsx", "Excel"}
+LATIN_IN_KOREAN = {"KB", "MB", "GB", "TB", "B", "POP", "SMTP", "IMAP", "IP", "xlsx", "Excel", "PNG"}
 # and product names (authenticator apps) and the QR code
 LATIN_IN_KOREAN |= {"Google", "Microsoft", "Authenticator", "QR"}
 
@@ -269,6 +269,7 @@ def test_catalogue_is_current_with_the_sources(tmp_path):
         "accounts",
         "subaccounts",
         "devtools",
+        "reports",
         "mailserver",
         "mailadmin",
         "templates",

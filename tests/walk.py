@@ -80,6 +80,7 @@ def identifiers(data: SimpleNamespace) -> dict[str, str]:
         "local_part": data.subaccount.local_part,
         "job_id": str(data.export_job.pk),
         "bulk_job_id": str(data.bulk_job.pk),
+        "chart": "storage",
     }
 
 
