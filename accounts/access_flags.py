@@ -1,0 +1,169 @@
+"""Which POP3/SMTP sign-ins an admin should look at.
+
+Three kinds, decided while logins are imported (:mod:`accounts.importers`):
+
+- ``new_country``: a successful sign-in from a country the account has
+  not signed in from in the previous 90 days (only once the account has a
+  known country at all: the very first sign-ins of an account teach its
+  countries, they do not flag -- unless they come from abroad);
+- ``foreign``: a successful sign-in from outside the office's home
+  countries (``Office.home_countries``, by default the country of the
+  office's time zone), from a country already known for the account;
+- ``burst``: at least 10 failed sign-ins for one account within 10
+  minutes (settings ``MAILADMIN_ACCESS_BURST_*``).
+
+Private, loopback and link-local addresses never flag (they have no
+country). The folded access row of a flagged sign-in carries the kind (the
+pane's badge); the mailbox keeps the newest one (the list's badge and its
+``access=flagged`` filter); each *occurrence* is written to the audit log
+once: a country occurrence goes on while the account keeps signing in from
+that country with gaps under a day, a burst while failures go on with gaps
+under an hour -- a traveller polling from abroad all week is one event, not
+two thousand.
+
+The state that decides (countries known per account, recent failures,
+open occurrences) is kept in memory for the importer's life and filled from
+the database only for the accounts that need it: the mailbox's last access
+seeds the known countries, and the access log is asked only when a sign-in
+comes from another country.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict, deque
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Max
+
+from accounts.geo import is_private
+from accounts.models import AccessFlag, AccessLog, Mailbox, Office
+
+COUNTRY_OCCURRENCE_GAP = dt.timedelta(days=1)
+BURST_OCCURRENCE_GAP = dt.timedelta(hours=1)
+
+
+@dataclass
+class Occurrence:
+    """A flag that starts a new occurrence: one audit event."""
+
+    account_id: int
+    kind: str
+    at: dt.datetime
+    protocol: str
+    ip: str
+    country: str
+    failures: int = 0
+
+
+class FlagState:
+    def __init__(self, office: Office):
+        self.office = office
+        self.home = office.home_country_codes()
+        self.known_days = dt.timedelta(days=settings.MAILADMIN_ACCESS_KNOWN_COUNTRY_DAYS)
+        self.burst_failures = settings.MAILADMIN_ACCESS_BURST_FAILURES
+        self.burst_window = dt.timedelta(seconds=settings.MAILADMIN_ACCESS_BURST_SECONDS)
+        # account → {country: newest successful sign-in}
+        self.known: dict[int, dict[str, dt.datetime]] = {}
+        self.history_loaded: set[int] = set()
+        self.failures: dict[int, deque] = defaultdict(deque)
+        # (account, country or "" for a burst) → newest flagged sign-in
+        self.open: dict[tuple[int, str], dt.datetime] = {}
+        self.open_loaded: set[tuple[int, str]] = set()
+
+    # -- what the database knows, for the accounts a batch needs --
+
+    def prepare(self, events) -> None:
+        """Load what the batch's accounts need: ``events`` are
+        (account_id, at, protocol, ip, country, succeeded) tuples."""
+        new_accounts = {e[0] for e in events if e[5] and e[0] not in self.known}
+        if new_accounts:
+            for account_id, country, at in Mailbox.objects.filter(
+                account_id__in=new_accounts
+            ).values_list("account_id", "last_access_country", "last_access_at"):
+                self.known[account_id] = {country: at} if country and at else {}
+            for account_id in new_accounts:
+                self.known.setdefault(account_id, {})
+        # Another country than the known ones: ask the access log (once).
+        unsure = {
+            e[0]
+            for e in events
+            if e[5] and e[4] and e[0] not in self.history_loaded and e[4] not in self.known[e[0]]
+        }
+        if unsure:
+            oldest = min(e[1] for e in events) - self.known_days
+            rows = (
+                AccessLog.objects.filter(
+                    account_id__in=unsure, succeeded=True, hour__gte=oldest - dt.timedelta(hours=1)
+                )
+                .exclude(country="")
+                .values("account_id", "country")
+                .annotate(newest=Max("last_at"))
+                .values_list("account_id", "country", "newest")
+            )
+            for account_id, country, newest in rows:
+                seen = self.known[account_id]
+                if country not in seen or seen[country] < newest:
+                    seen[country] = newest
+            self.history_loaded |= unsure
+
+    def _occurrence_open(self, account_id: int, key: str, at: dt.datetime, gap) -> bool:
+        """Whether a flag of this account and key continues an occurrence
+        (and remember it as the newest)."""
+        slot = (account_id, key)
+        if slot not in self.open_loaded:
+            self.open_loaded.add(slot)
+            flags = (
+                [AccessFlag.BURST] if key == "" else [AccessFlag.NEW_COUNTRY, AccessFlag.FOREIGN]
+            )
+            rows = AccessLog.objects.filter(
+                account_id=account_id, flag__in=flags, hour__gte=at - gap - dt.timedelta(hours=1)
+            )
+            if key:
+                rows = rows.filter(country=key)
+            newest = rows.aggregate(newest=Max("last_at"))["newest"]
+            if newest is not None and (slot not in self.open or self.open[slot] < newest):
+                self.open[slot] = newest
+        previous = self.open.get(slot)
+        self.open[slot] = max(previous, at) if previous else at
+        return previous is not None and at - previous <= gap and previous - at <= gap
+
+    # -- one sign-in --
+
+    def flag(
+        self, account_id: int, at: dt.datetime, protocol: str, ip: str, country: str, ok: bool
+    ) -> tuple[str, Occurrence | None]:
+        """The flag of one sign-in ("" for none), and the occurrence it
+        starts, if any. Call in the order of the log."""
+        if ok:
+            if not country or is_private(ip):
+                return "", None
+            seen = self.known.setdefault(account_id, {})
+            newest = seen.get(country)
+            known = newest is not None and newest >= at - self.known_days
+            if country not in self.home:
+                kind = AccessFlag.FOREIGN if known else AccessFlag.NEW_COUNTRY
+            elif not known and any(t >= at - self.known_days for t in seen.values()):
+                kind = AccessFlag.NEW_COUNTRY
+            else:
+                kind = ""
+            if newest is None or newest < at:
+                seen[country] = at
+            if not kind:
+                return "", None
+            if self._occurrence_open(account_id, country, at, COUNTRY_OCCURRENCE_GAP):
+                return kind, None
+            return kind, Occurrence(account_id, kind, at, protocol, ip, country)
+        if is_private(ip):
+            return "", None
+        window = self.failures[account_id]
+        window.append(at)
+        while window and window[0] < at - self.burst_window:
+            window.popleft()
+        if len(window) < self.burst_failures:
+            return "", None
+        kind = AccessFlag.BURST
+        if self._occurrence_open(account_id, "", at, BURST_OCCURRENCE_GAP):
+            return kind, None
+        return kind, Occurrence(account_id, kind, at, protocol, ip, country, len(window))
