@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from accounts import access_partitions
 from accounts.access_flags import FlagState, Occurrence
+from accounts.access_history import fold_hour
 from accounts.geo import country_for_ip
 from accounts.maillog import LoginEvent, LogParser, Outcome
 from accounts.models import (
@@ -175,11 +176,6 @@ FOLD_COLUMNS = (
 
 def _qn(name: str) -> str:
     return connection.ops.quote_name(name)
-
-
-def fold_hour(moment: dt.datetime) -> dt.datetime:
-    """The start of the UTC hour of ``moment``: the fold's time key."""
-    return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def upsert_folds(rows: list[tuple]) -> int:

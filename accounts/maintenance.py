@@ -11,8 +11,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from accounts import access_partitions
-from accounts.access_history import access_window_start, recent_access
-from accounts.importers import fold_hour
+from accounts.access_history import access_window_start, fold_hour, recent_access
 from accounts.mailstore import get_mail_store
 from accounts.models import AccessLog, Mailbox, Office
 

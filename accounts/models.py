@@ -17,7 +17,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.access_history import access_window_start, recent_access
+from accounts.access_history import access_window_start, fold_hour, recent_access
 
 # The mail-only password hash Dovecot verifies (accounts/mailserver.py).
 MAIL_PASSWORD_HASH_PREFIX = "argon2$argon2id$"
@@ -543,6 +543,12 @@ class AccessLog(models.Model):
     def at(self):
         """The newest login of the row (what a one-login row showed)."""
         return self.last_at
+
+    @classmethod
+    def login(cls, *, at, **fields) -> AccessLog:
+        """One login as a row of its own (demo and test data; the importer
+        folds many)."""
+        return cls(hour=fold_hour(at), first_at=at, last_at=at, count=1, **fields)
 
 
 class AccessImportPosition(models.Model):

@@ -27,8 +27,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from accounts.access_history import access_window_start, recent_access
-from accounts.importers import fold_hour
+from accounts.access_history import access_window_start, fold_hour, recent_access
 from accounts.mailstore import MailStoreError, get_mail_store
 from accounts.models import AccessLog, Account, Mailbox
 from accounts.permissions import get_account_for_admin, office_admin_required

@@ -518,7 +518,13 @@ def test_folding_keeps_the_exact_last_access_and_each_client_per_hour(org):
         .values_list("hour", "ip", "first_at", "last_at", "count")
     )
     assert rows == [
-        (kst(2025, 3, 15, 10), "175.223.1.2", kst(2025, 3, 15, 10, 31), kst(2025, 3, 15, 10, 31), 1),
+        (
+            kst(2025, 3, 15, 10),
+            "175.223.1.2",
+            kst(2025, 3, 15, 10, 31),
+            kst(2025, 3, 15, 10, 31),
+            1,
+        ),
         (
             kst(2025, 3, 15, 10),
             "211.234.10.20",
@@ -526,7 +532,13 @@ def test_folding_keeps_the_exact_last_access_and_each_client_per_hour(org):
             kst(2025, 3, 15, 10, 55, 7),
             12,
         ),
-        (kst(2025, 3, 15, 11), "211.234.10.20", kst(2025, 3, 15, 11, 2, 9), kst(2025, 3, 15, 11, 2, 9), 1),
+        (
+            kst(2025, 3, 15, 11),
+            "211.234.10.20",
+            kst(2025, 3, 15, 11, 2, 9),
+            kst(2025, 3, 15, 11, 2, 9),
+            1,
+        ),
     ]
     kim = Mailbox.objects.get(account=org.kim)
     assert (kim.last_access_at, kim.last_access_ip, kim.last_access_protocol) == (

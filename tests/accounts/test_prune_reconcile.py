@@ -17,7 +17,7 @@ NOW = dt.datetime(2025, 6, 1, 3, 0, tzinfo=dt.UTC)
 
 
 def access(account, days_ago: float, *, succeeded=True, protocol="pop3", ip="211.234.1.1"):
-    return AccessLog.objects.create(
+    row = AccessLog.login(
         office=account.office,
         account=account,
         protocol=protocol,
@@ -25,8 +25,9 @@ def access(account, days_ago: float, *, succeeded=True, protocol="pop3", ip="211
         ip=ip,
         country="KR",
         succeeded=succeeded,
-        session_id=f"s{days_ago}",
     )
+    row.save()
+    return row
 
 
 def run(command, *args) -> str:
