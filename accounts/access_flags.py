@@ -129,6 +129,29 @@ class FlagState:
         self.open[slot] = max(previous, at) if previous else at
         return previous is not None and at - previous <= gap and previous - at <= gap
 
+    def _seed_failures(self, account_id: int, at: dt.datetime) -> None:
+        """An earlier run's failures still inside the burst window (a burst
+        that straddles two hourly imports). The folded rows tell how many
+        failures an hour and IP had and when the first and last were: a
+        row that began inside the window counts whole, one that began
+        before counts its last failure only."""
+        floor = at - self.burst_window
+        window = self.failures[account_id]
+        rows = AccessLog.objects.filter(
+            account_id=account_id,
+            succeeded=False,
+            hour__gte=floor - dt.timedelta(hours=1),
+            last_at__gte=floor,
+            last_at__lte=at,
+        ).values_list("first_at", "last_at", "count")
+        seeded = []
+        for first, last, count in rows:
+            if first >= floor:
+                seeded += [first] * (count - 1) + [last]
+            else:
+                seeded.append(last)
+        window.extend(sorted(seeded))
+
     # -- one sign-in --
 
     def flag(
@@ -157,6 +180,8 @@ class FlagState:
             return kind, Occurrence(account_id, kind, at, protocol, ip, country)
         if is_private(ip):
             return "", None
+        if account_id not in self.failures:
+            self._seed_failures(account_id, at)
         window = self.failures[account_id]
         window.append(at)
         while window and window[0] < at - self.burst_window:

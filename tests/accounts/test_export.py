@@ -69,6 +69,7 @@ def list_ids(client, params) -> list[str]:
         {"q": "kim-s"},
         {"status": "suspended"},
         {"subaccounts": "used"},
+        {"access": "flagged"},
         {"subaccounts": "unused", "status": "active", "sort": "login_id"},
         {"q": "없음"},
         {"sort": "nonsense", "status": "bogus"},
