@@ -39,13 +39,12 @@ from accounts.account_services import (
 )
 from accounts.audit import client_ip
 from accounts.formatting import human_bytes
-from accounts.geo import country_of_time_zone
 from accounts.forms import (
     QUOTA_SIZE,
     QUOTA_UNLIMITED,
     AccountUpdateForm,
-    MailPasswordForm,
     HomeCountriesForm,
+    MailPasswordForm,
     OfficeSettingsForm,
     PasswordResetForm,
     QuotaForm,
@@ -53,6 +52,7 @@ from accounts.forms import (
     UserCreateForm,
     UserSearchForm,
 )
+from accounts.geo import country_of_time_zone
 from accounts.models import Account
 from accounts.permissions import (
     can_manage,
