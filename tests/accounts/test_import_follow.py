@@ -182,9 +182,7 @@ def test_a_killed_follower_resumes_without_duplicates_or_gaps(org, tmp_path, fol
     assert logins(org.kim) == 100
 
 
-def test_a_stream_on_stdin_is_committed_while_it_flows_and_replays_are_skipped(
-    org, follower
-):
+def test_a_stream_on_stdin_is_committed_while_it_flows_and_replays_are_skipped(org, follower):
     lines = Lines()
     first = lines.next(5)
     process = follower("-", stdin=subprocess.PIPE)
