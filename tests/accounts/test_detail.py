@@ -328,7 +328,7 @@ def test_history_shows_each_hours_folded_logins_with_their_count(admin_client, o
     body = response.content.decode()
     row = body[body.index('<table class="table table--compact history"') :]
     assert '<td class="num">4</td>' in row
-    assert "4 logins in 1 row" in body
+    assert "접속 4회, 1행" in body
 
 
 def test_history_is_the_accounts_own(admin_client, org, other, frozen):

@@ -105,6 +105,8 @@ def test_header_and_cells(admin_client, people):
         "상태",
         "마지막 접속",
         "마지막 접속 유형",
+        "주의할 접속",
+        "주의할 접속 시각",
     ]
     row = [cell for cell in sheet[2]]
     values = [cell.value for cell in row]
