@@ -107,6 +107,7 @@ class FlagState:
                 if country not in seen or seen[country] < newest:
                     seen[country] = newest
             self.history_loaded |= unsure
+        self._seed_failures(events)
 
     def _occurrence_open(self, account_id: int, key: str, at: dt.datetime, gap) -> bool:
         """Whether a flag of this account and key continues an occurrence
@@ -129,28 +130,42 @@ class FlagState:
         self.open[slot] = max(previous, at) if previous else at
         return previous is not None and at - previous <= gap and previous - at <= gap
 
-    def _seed_failures(self, account_id: int, at: dt.datetime) -> None:
-        """An earlier run's failures still inside the burst window (a burst
-        that straddles two hourly imports). The folded rows tell how many
-        failures an hour and IP had and when the first and last were: a
-        row that began inside the window counts whole, one that began
-        before counts its last failure only."""
-        floor = at - self.burst_window
-        window = self.failures[account_id]
+    def _seed_failures(self, events) -> None:
+        """An earlier run's failures still inside the burst window of the
+        batch's first failure, for the accounts failing for the first time
+        in this run (a burst that straddles two hourly imports), in one
+        query. The folded rows tell how many failures an hour and IP had
+        and when the first and last were: a row that began inside the
+        window counts whole, one that began before counts its last failure
+        only."""
+        first: dict[int, dt.datetime] = {}
+        for account_id, at, _protocol, ip, _country, ok in events:
+            if not ok and account_id not in self.failures and account_id not in first:
+                if not is_private(ip):
+                    first[account_id] = at
+        if not first:
+            return
+        for account_id in first:
+            self.failures[account_id]  # noqa: B018 -- seeded (maybe empty) from here on
+        floor = min(first.values()) - self.burst_window
         rows = AccessLog.objects.filter(
-            account_id=account_id,
+            account_id__in=list(first),
             succeeded=False,
             hour__gte=floor - dt.timedelta(hours=1),
             last_at__gte=floor,
-            last_at__lte=at,
-        ).values_list("first_at", "last_at", "count")
-        seeded = []
-        for first, last, count in rows:
-            if first >= floor:
-                seeded += [first] * (count - 1) + [last]
+            last_at__lte=max(first.values()),
+        ).values_list("account_id", "first_at", "last_at", "count")
+        seeded: dict[int, list] = defaultdict(list)
+        for account_id, first_at, last_at, count in rows:
+            start = first[account_id] - self.burst_window
+            if last_at < start or last_at > first[account_id]:
+                continue
+            if first_at >= start:
+                seeded[account_id] += [first_at] * (count - 1) + [last_at]
             else:
-                seeded.append(last)
-        window.extend(sorted(seeded))
+                seeded[account_id].append(last_at)
+        for account_id, moments in seeded.items():
+            self.failures[account_id].extend(sorted(moments))
 
     # -- one sign-in --
 
@@ -180,8 +195,6 @@ class FlagState:
             return kind, Occurrence(account_id, kind, at, protocol, ip, country)
         if is_private(ip):
             return "", None
-        if account_id not in self.failures:
-            self._seed_failures(account_id, at)
         window = self.failures[account_id]
         window.append(at)
         while window and window[0] < at - self.burst_window:

@@ -79,6 +79,7 @@ def parse_country_codes(text: str) -> list[str]:
     return codes
 
 
+@functools.lru_cache(maxsize=65536)
 def is_private(ip: str) -> bool:
     """Loopback, private, link-local … : never a sign-in from abroad."""
     try:
