@@ -159,3 +159,38 @@ def test_the_export_applies_the_filter_and_names_the_flag(admin_client, flagged_
     with translation.override("ko"):
         assert rows[1][-2] == str(AccessFlag.NEW_COUNTRY.label)
     assert rows[1][-1] == dt.datetime(2025, 3, 14, 9, 0)
+
+
+def test_an_admin_sets_the_home_countries_and_it_is_audited(admin_client, org):
+    url = "/gabiaedu.com/manage/settings/"
+    page = admin_client.get(url)
+    assert 'name="home_countries"' in page.content.decode()
+
+    refused = admin_client.post(url, {"section": "home_countries", "home_countries": "Korea"})
+    assert refused.status_code == 400
+    response = admin_client.post(url, {"section": "home_countries", "home_countries": "kr, jp"})
+
+    assert response.status_code == 302
+    org.office.refresh_from_db()
+    assert org.office.home_countries == "KR,JP"
+    assert org.office.home_country_codes() == {"KR", "JP"}
+    event = AuditEvent.objects.get(action=AuditEvent.Action.OFFICE_SETTINGS)
+    assert event.data == {"home_countries": {"before": "", "after": "KR,JP"}}
+    # Emptied: back to the office's own country.
+    admin_client.post(url, {"section": "home_countries", "home_countries": ""})
+    org.office.refresh_from_db()
+    assert org.office.home_countries is None and org.office.home_country_codes() == {"KR"}
+
+
+def test_a_view_only_admin_cannot_change_the_home_countries(client, org):
+    from accounts.models import Account
+
+    org.lee.role = Account.Role.VIEWER
+    org.lee.save()
+    client.force_login(org.lee)
+    response = client.post(
+        "/gabiaedu.com/manage/settings/", {"section": "home_countries", "home_countries": "US"}
+    )
+    assert response.status_code in (400, 403)
+    org.office.refresh_from_db()
+    assert org.office.home_countries is None
