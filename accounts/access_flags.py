@@ -23,9 +23,13 @@ two thousand.
 
 The state that decides (countries known per account, recent failures,
 open occurrences) is kept in memory for the importer's life and filled from
-the database only for the accounts that need it: the mailbox's last access
-seeds the known countries, and the access log is asked only when a sign-in
-comes from another country.
+the database only for the accounts that need it: each mailbox keeps a
+summary of its countries of the last 90 days (``access_countries``, the
+day of the newest sign-in from each), written back when it changes, so an
+import never reads an account's history -- at 10,000 accounts that read,
+scattered over the log's pages, cost more than the import itself. Earlier
+failures are read back only for the first minutes of a run (a burst that
+straddles two imports).
 """
 
 from __future__ import annotations
@@ -66,7 +70,10 @@ class FlagState:
         self.burst_window = dt.timedelta(seconds=settings.MAILADMIN_ACCESS_BURST_SECONDS)
         # account → {country: newest successful sign-in}
         self.known: dict[int, dict[str, dt.datetime]] = {}
-        self.history_loaded: set[int] = set()
+        # account → {country: ISO day}: the mailbox's access_countries
+        self.summary: dict[int, dict[str, str]] = {}
+        self.dirty: set[int] = set()
+        self.run_start: dt.datetime | None = None
         self.failures: dict[int, deque] = defaultdict(deque)
         # (account, country or "" for a burst) → newest flagged sign-in
         self.open: dict[tuple[int, str], dt.datetime] = {}
@@ -76,38 +83,47 @@ class FlagState:
 
     def prepare(self, events) -> None:
         """Load what the batch's accounts need: ``events`` are
-        (account_id, at, protocol, ip, country, succeeded) tuples."""
+        (account_id, at, protocol, ip, country, succeeded) tuples. The
+        countries come from the mailbox's summary (``access_countries``)
+        and its last access, never from the access log."""
+        if self.run_start is None and events:
+            self.run_start = min(e[1] for e in events)
         new_accounts = {e[0] for e in events if e[5] and e[0] not in self.known}
         if new_accounts:
-            for account_id, country, at in Mailbox.objects.filter(
+            for account_id, summary, country, at in Mailbox.objects.filter(
                 account_id__in=new_accounts
-            ).values_list("account_id", "last_access_country", "last_access_at"):
-                self.known[account_id] = {country: at} if country and at else {}
+            ).values_list(
+                "account_id", "access_countries", "last_access_country", "last_access_at"
+            ):
+                seen: dict[str, dt.datetime] = {}
+                for code, day in (summary or {}).items():
+                    try:
+                        seen[code] = dt.datetime.fromisoformat(day).replace(
+                            hour=23, minute=59, second=59, tzinfo=dt.UTC
+                        )
+                    except (TypeError, ValueError):
+                        continue
+                if country and at and (country not in seen or seen[country] < at):
+                    seen[country] = at
+                self.known[account_id] = seen
+                self.summary[account_id] = dict(summary or {})
             for account_id in new_accounts:
                 self.known.setdefault(account_id, {})
-        # Another country than the known ones: ask the access log (once).
-        unsure = {
-            e[0]
-            for e in events
-            if e[5] and e[4] and e[0] not in self.history_loaded and e[4] not in self.known[e[0]]
-        }
-        if unsure:
-            oldest = min(e[1] for e in events) - self.known_days
-            rows = (
-                AccessLog.objects.filter(
-                    account_id__in=unsure, succeeded=True, hour__gte=oldest - dt.timedelta(hours=1)
-                )
-                .exclude(country="")
-                .values("account_id", "country")
-                .annotate(newest=Max("last_at"))
-                .values_list("account_id", "country", "newest")
-            )
-            for account_id, country, newest in rows:
-                seen = self.known[account_id]
-                if country not in seen or seen[country] < newest:
-                    seen[country] = newest
-            self.history_loaded |= unsure
+                self.summary.setdefault(account_id, {})
         self._seed_failures(events)
+
+    def summary_changes(self, now: dt.datetime | None = None) -> dict[int, dict[str, str]]:
+        """The mailboxes' country summaries that changed since the last
+        call (a new country, or a newer day), without days older than the
+        known-country window."""
+        changed, self.dirty = self.dirty, set()
+        floor = ((now or dt.datetime.now(dt.UTC)) - self.known_days).date().isoformat()
+        out = {}
+        for account_id in changed:
+            summary = {c: d for c, d in self.summary[account_id].items() if d >= floor}
+            self.summary[account_id] = summary
+            out[account_id] = summary
+        return out
 
     def _occurrence_open(self, account_id: int, key: str, at: dt.datetime, gap) -> bool:
         """Whether a flag of this account and key continues an occurrence
@@ -139,9 +155,12 @@ class FlagState:
         window counts whole, one that began before counts its last failure
         only."""
         first: dict[int, dt.datetime] = {}
+        # A failure later than the window after this run's first login has
+        # its whole window inside this run (the log is read in order).
+        horizon = (self.run_start or dt.datetime.max.replace(tzinfo=dt.UTC)) + self.burst_window
         for account_id, at, _protocol, ip, _country, ok in events:
             if not ok and account_id not in self.failures and account_id not in first:
-                if not is_private(ip):
+                if at <= horizon and not is_private(ip):
                     first[account_id] = at
         if not first:
             return
@@ -188,6 +207,11 @@ class FlagState:
                 kind = ""
             if newest is None or newest < at:
                 seen[country] = at
+            day = at.astimezone(dt.UTC).date().isoformat()
+            summary = self.summary.setdefault(account_id, {})
+            if summary.get(country, "") < day:
+                summary[country] = day
+                self.dirty.add(account_id)
             if not kind:
                 return "", None
             if self._occurrence_open(account_id, country, at, COUNTRY_OCCURRENCE_GAP):

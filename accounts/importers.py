@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import json
 import os
 import re
 from collections import Counter
@@ -282,6 +283,28 @@ def _update_flags(newest: dict[int, tuple[dt.datetime, str]]) -> None:
         ).update(access_flag=kind, access_flag_at=at)
 
 
+def _update_countries(summaries: dict[int, dict[str, str]]) -> None:
+    """Write the mailboxes' country summaries that changed, in one
+    statement on PostgreSQL."""
+    if not summaries:
+        return
+    table = _qn(Mailbox._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            ids = list(summaries)
+            cursor.execute(
+                f"UPDATE {table} AS m SET access_countries = v.countries "
+                "FROM unnest(%s::bigint[], %s::jsonb[]) AS v(account_id, countries) "
+                "WHERE m.account_id = v.account_id",
+                [ids, [json.dumps(summaries[i]) for i in ids]],
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET access_countries = %s WHERE account_id = %s",
+                [(json.dumps(summary), account_id) for account_id, summary in summaries.items()],
+            )
+
+
 def _audit_occurrences(office: Office, occurrences: list[Occurrence], labels) -> None:
     AuditEvent.objects.bulk_create(
         [
@@ -319,7 +342,7 @@ class AccessLogImporter:
         office: Office,
         now: dt.datetime | None = None,
         time_zone: dt.tzinfo | None = None,
-        batch_size: int = 5000,
+        batch_size: int = 20_000,
         flags: bool = True,
     ):
         import zoneinfo
@@ -488,6 +511,8 @@ class AccessLogImporter:
             self.stats.last_access_updated += _update_last_access(newest)
             if flagged:
                 _update_flags(flagged)
+            if self.flags is not None:
+                _update_countries(self.flags.summary_changes())
             if occurrences:
                 labels = dict(
                     Account.objects.filter(pk__in={o.account_id for o in occurrences}).values_list(
@@ -529,7 +554,7 @@ def import_access_log(
     lines: Iterable[str],
     now: dt.datetime | None = None,
     time_zone: dt.tzinfo | None = None,
-    batch_size: int = 5000,
+    batch_size: int = 20_000,
     stream: str | None = None,
 ) -> AccessImportStats:
     """Import lines; with ``stream``, as that named stream (a replay of

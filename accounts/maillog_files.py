@@ -176,7 +176,7 @@ def follow(
     paths: list[str],
     *,
     stop: Callable[[], bool],
-    batch_size: int = 5000,
+    batch_size: int = 20_000,
     commit_seconds: float = 1.0,
     poll_seconds: float = 0.2,
 ) -> None:

@@ -293,6 +293,11 @@ class Mailbox(models.Model):
     # SQLite (a rebuild would drop the listing triggers).
     access_flag = models.CharField(max_length=12, null=True, blank=True)
     access_flag_at = models.DateTimeField(null=True, blank=True)
+    # The countries of its successful sign-ins in the last 90 days, each
+    # with the (UTC) day of the newest: {"KR": "2026-12-01"}. What the
+    # new-country flag asks, kept by the importer, so that no import has to
+    # read an account's history (scattered over the log's pages).
+    access_countries = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

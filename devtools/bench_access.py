@@ -84,7 +84,7 @@ def reset_access(office: Office) -> None:
         )
         cursor.execute(
             "UPDATE accounts_mailbox SET last_access_at = NULL, last_access_protocol = '', "
-            "last_access_ip = NULL, last_access_country = '', access_flag = NULL, "
+            "last_access_ip = NULL, last_access_country = '', access_flag = NULL, access_countries = NULL, "
             "access_flag_at = NULL WHERE office_id = %s",
             [office.pk],
         )
@@ -165,9 +165,9 @@ def old_layout_bytes(office: Office, users: list[str], day: dt.datetime, seed: i
 
 
 def timed_import(office: Office, path: Path) -> dict:
-    importer = AccessLogImporter(office=office)
+    importer = AccessLogImporter(office=office, batch_size=20_000)
     started = time.perf_counter()
-    read_once(importer, [str(path)], 5000)
+    read_once(importer, [str(path)], 20_000)
     stats = importer.finish()
     seconds = time.perf_counter() - started
     return {

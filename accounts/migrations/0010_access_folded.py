@@ -74,6 +74,20 @@ POSTGRESQL = [
     """,
     "DROP TABLE accounts_accesslog_old",
     "ALTER SEQUENCE accounts_accesslog_fold_id_seq OWNED BY accounts_accesslog.id",
+    # Each mailbox's countries of the last 90 days (the new-country flag).
+    "ALTER TABLE accounts_mailbox ADD COLUMN access_countries jsonb NULL",
+    """
+    UPDATE accounts_mailbox AS m SET access_countries = s.countries
+      FROM (SELECT account_id,
+                   jsonb_object_agg(country, to_char(newest AT TIME ZONE 'UTC', 'YYYY-MM-DD'))
+                     AS countries
+              FROM (SELECT account_id, country, MAX(last_at) AS newest
+                      FROM accounts_accesslog
+                     WHERE succeeded AND country <> '' AND hour >= now() - interval '90 days'
+                     GROUP BY account_id, country) AS c
+             GROUP BY account_id) AS s
+     WHERE m.account_id = s.account_id
+    """,
     "ANALYZE accounts_accesslog",
 ]
 
@@ -110,6 +124,21 @@ SQLITE = [
     'CREATE UNIQUE INDEX "access_log_fold" ON "accounts_accesslog" '
     '("account_id", "hour", "protocol", "ip", "succeeded")',
     'CREATE INDEX "access_log_office_hour" ON "accounts_accesslog" ("office_id", "hour")',
+    # Each mailbox's countries of the last 90 days (the new-country flag).
+    # (No JSON_VALID check: SQLite could not drop the column again.)
+    'ALTER TABLE "accounts_mailbox" ADD COLUMN "access_countries" text NULL',
+    """
+    UPDATE "accounts_mailbox" SET "access_countries" = (
+        SELECT json_group_object("country", "newest") FROM (
+            SELECT "country", strftime('%Y-%m-%d', MAX("last_at")) AS "newest"
+              FROM "accounts_accesslog" AS l
+             WHERE l."account_id" = "accounts_mailbox"."account_id" AND l."succeeded"
+               AND l."country" <> '' AND l."hour" >= datetime('now', '-90 days')
+             GROUP BY "country"))
+     WHERE EXISTS (SELECT 1 FROM "accounts_accesslog" AS l
+                    WHERE l."account_id" = "accounts_mailbox"."account_id" AND l."succeeded"
+                      AND l."country" <> '' AND l."hour" >= datetime('now', '-90 days'))
+    """,
 ]
 
 
@@ -140,6 +169,7 @@ POSTGRESQL_BACK = [
     "DROP TABLE accounts_accesslog",
     "ALTER TABLE accounts_accesslog_old RENAME TO accounts_accesslog",
     "ALTER INDEX accounts_accesslog_old_pkey RENAME TO accounts_accesslog_pkey",
+    "ALTER TABLE accounts_mailbox DROP COLUMN access_countries",
     "ALTER TABLE accounts_accesslog ADD CONSTRAINT access_log_unique_event "
     "UNIQUE (account_id, protocol, at, ip, succeeded, session_id)",
     "CREATE INDEX access_log_account_at ON accounts_accesslog (account_id, at DESC)",
@@ -174,6 +204,7 @@ SQLITE_BACK = [
     '("account_id", "protocol", "at", "ip", "succeeded", "session_id")',
     'CREATE INDEX "access_log_account_at" ON "accounts_accesslog" ("account_id", "at" DESC)',
     'CREATE INDEX "access_log_office_at" ON "accounts_accesslog" ("office_id", "at")',
+    'ALTER TABLE "accounts_mailbox" DROP COLUMN "access_countries"',
 ]
 
 
@@ -256,6 +287,11 @@ class Migration(migrations.Migration):
                         fields=("account", "hour", "protocol", "ip", "succeeded"),
                         name="access_log_fold",
                     ),
+                ),
+                migrations.AddField(
+                    model_name="mailbox",
+                    name="access_countries",
+                    field=models.JSONField(blank=True, null=True),
                 ),
             ],
         ),

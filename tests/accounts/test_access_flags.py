@@ -74,6 +74,8 @@ def test_a_new_country_is_flagged_once_then_abroad_without_new_events(org):
     assert stats.flagged == {"new_country": 1}
     mailbox = Mailbox.objects.get(account=org.kim)
     assert (mailbox.access_flag, mailbox.access_flag_at) == ("foreign", kst(14, 11))
+    # The countries the next import asks, without reading the history.
+    assert mailbox.access_countries == {"KR": "2025-03-11", "JP": "2025-03-14"}
 
 
 def test_sign_ins_from_a_known_home_country_or_a_private_address_never_flag(org):

@@ -30,7 +30,12 @@ class Command(BaseCommand):
             "--time-zone",
             help="zone of timestamps logged without an offset (default: the office's)",
         )
-        parser.add_argument("--batch-size", type=int, default=5000)
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=20_000,
+            help="logins per transaction when reading a backlog (default 20,000)",
+        )
         parser.add_argument(
             "--follow",
             action="store_true",
