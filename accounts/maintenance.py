@@ -48,6 +48,7 @@ def prune_access_logs(
     cutoff = now - dt.timedelta(days=keep_days)
     result = PruneResult()
     if access_partitions.partitioned():
+        access_partitions.forget()  # ask the catalogue, not this process's memory
         result.created = access_partitions.ensure_ahead(now)
         if office is None:
             result.partitions = access_partitions.drop_months_before(cutoff)
