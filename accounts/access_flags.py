@@ -73,6 +73,8 @@ class FlagState:
         # account → {country: ISO day}: the mailbox's access_countries
         self.summary: dict[int, dict[str, str]] = {}
         self.dirty: set[int] = set()
+        # account → the mailbox's newest flagged sign-in when first seen
+        self.flagged_at: dict[int, dt.datetime | None] = {}
         self.run_start: dt.datetime | None = None
         self.failures: dict[int, deque] = defaultdict(deque)
         # (account, country or "" for a burst) → newest flagged sign-in
@@ -88,13 +90,18 @@ class FlagState:
         and its last access, never from the access log."""
         if self.run_start is None and events:
             self.run_start = min(e[1] for e in events)
-        new_accounts = {e[0] for e in events if e[5] and e[0] not in self.known}
+        new_accounts = {e[0] for e in events if e[0] not in self.known}
         if new_accounts:
-            for account_id, summary, country, at in Mailbox.objects.filter(
+            for account_id, summary, country, at, flagged_at in Mailbox.objects.filter(
                 account_id__in=new_accounts
             ).values_list(
-                "account_id", "access_countries", "last_access_country", "last_access_at"
+                "account_id",
+                "access_countries",
+                "last_access_country",
+                "last_access_at",
+                "access_flag_at",
             ):
+                self.flagged_at[account_id] = flagged_at
                 seen: dict[str, dt.datetime] = {}
                 for code, day in (summary or {}).items():
                     try:
@@ -129,6 +136,11 @@ class FlagState:
         """Whether a flag of this account and key continues an occurrence
         (and remember it as the newest)."""
         slot = (account_id, key)
+        flagged_at = self.flagged_at.get(account_id)
+        if slot not in self.open_loaded and (flagged_at is None or flagged_at < at - gap):
+            # Nothing flagged for the account lately (the mailbox keeps its
+            # newest flag): no occurrence to go on with, nothing to ask.
+            self.open_loaded.add(slot)
         if slot not in self.open_loaded:
             self.open_loaded.add(slot)
             flags = (
