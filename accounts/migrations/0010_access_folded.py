@@ -15,6 +15,7 @@ the fold key holds ``hour``. The SQL is written out as it ran.
 
 import django.db.models.deletion
 import django.utils.timezone
+from django.conf import settings
 from django.db import migrations, models
 
 POSTGRESQL = [
@@ -286,6 +287,27 @@ class Migration(migrations.Migration):
                     constraint=models.UniqueConstraint(
                         fields=("account", "hour", "protocol", "ip", "succeeded"),
                         name="access_log_fold",
+                    ),
+                ),
+                # (The new table has no index of the foreign keys' own.)
+                migrations.AlterField(
+                    model_name="accesslog",
+                    name="office",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="accounts.office",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="accesslog",
+                    name="account",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="access_logs",
+                        to=settings.AUTH_USER_MODEL,
                     ),
                 ),
                 migrations.AddField(
