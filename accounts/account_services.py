@@ -5,8 +5,10 @@ quota, deleting and restoring users.
 Like :mod:`accounts.services`, each service is one transaction, locks the
 rows it changes, records one audit event and raises
 :class:`~accounts.services.DomainError` with a sentence an admin can read.
-Whatever changes what the mail servers' password check answers is followed
-by ``get_mail_store().refresh_auth(account)``.
+Whatever changes what the mail servers' password check answers is followed,
+after the commit, by ``get_mail_store().refresh_auth(account)``: flushed
+before it, a login in between could put the old answer back into the mail
+server's cache.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from accounts.formatting import human_bytes
 from accounts.mailstore import get_mail_store
 from accounts.models import Account, Address, AuditEvent, Folder, Mailbox, MailListing, Office
 from accounts.permissions import can_write
-from accounts.services import DomainError, _clean_account_name, mailbox_create
+from accounts.services import DomainError, _clean_account_name, _refresh_auth, mailbox_create
 from accounts.validators import validate_local_part
 
 # How long a deleted user is kept, restorable, before purge_deleted_users
@@ -117,6 +119,10 @@ def _require_active_admin(actor: Account, active_admins: set[int]) -> None:
     concurrent request may just have demoted, suspended or deleted it)."""
     if actor.pk not in active_admins:
         raise DomainError(_("Only a super admin can change this."), code="not_allowed")
+
+
+def _refresh_after_commit(account: Account, *, actor: Account | None, ip: str | None) -> None:
+    transaction.on_commit(lambda: _refresh_auth(account, actor=actor, ip=ip))
 
 
 def _lock_account(account: Account, *, deleted: bool = False) -> Account:
@@ -286,7 +292,7 @@ def account_create(
         if quota is None and account.mailbox.quota_bytes is not None:
             Mailbox.objects.filter(pk=account.mailbox.pk).update(quota_bytes=None)
             account.mailbox.quota_bytes = None
-    get_mail_store().refresh_auth(account)
+    _refresh_after_commit(account, actor=actor, ip=ip)
     audit.record(
         office=office,
         action=AuditEvent.Action.ACCOUNT_CREATE,
@@ -335,7 +341,7 @@ def password_reset(
     target.set_password(password)
     target.password_change_required_at = timezone.now() if must_change else None
     target.save(update_fields=["password", "password_change_required_at"])
-    get_mail_store().refresh_auth(target)
+    _refresh_after_commit(target, actor=actor, ip=ip)
     audit.record(
         office=target.office,
         action=AuditEvent.Action.PASSWORD_RESET,
@@ -362,7 +368,7 @@ def password_change_own(*, account: Account, password: str) -> None:
     target.set_password(password)
     target.password_change_required_at = None
     target.save(update_fields=["password", "password_change_required_at"])
-    get_mail_store().refresh_auth(target)
+    _refresh_after_commit(target, actor=account, ip=None)
     account.password = target.password
     account.password_change_required_at = None
 
@@ -393,7 +399,7 @@ def mail_password_set(
         _validated_password(password, target)
         mailbox.mail_password = make_password(password, hasher=Argon2PasswordHasher())
     mailbox.save(update_fields=["mail_password"])
-    get_mail_store().refresh_auth(target)
+    _refresh_after_commit(target, actor=actor, ip=ip)
     audit.record(
         office=target.office,
         action=AuditEvent.Action.MAIL_PASSWORD,
@@ -446,7 +452,7 @@ def quota_set(
     mailbox.save(update_fields=["quota_bytes"])
     # The quota is part of what the mail server's user lookup answers (and
     # may hold in its auth cache).
-    get_mail_store().refresh_auth(target)
+    _refresh_after_commit(target, actor=actor, ip=ip)
     audit.record(
         office=target.office,
         action=AuditEvent.Action.QUOTA_CHANGE,
@@ -590,7 +596,7 @@ def account_delete(*, actor: Account, account: Account, ip: str | None = None) -
     target.deleted_at = timezone.now()
     target.save(update_fields=["deleted_at"])
     _listing_hide(target)
-    get_mail_store().refresh_auth(target)
+    _refresh_after_commit(target, actor=actor, ip=ip)
     audit.record(
         office=target.office,
         action=AuditEvent.Action.ACCOUNT_DELETE,
@@ -633,7 +639,7 @@ def account_restore(*, actor: Account, account: Account, ip: str | None = None) 
     target.deleted_at = None
     target.save(update_fields=["deleted_at"])
     _listing_show(target)
-    get_mail_store().refresh_auth(target)
+    _refresh_after_commit(target, actor=actor, ip=ip)
     audit.record(
         office=target.office,
         action=AuditEvent.Action.ACCOUNT_RESTORE,

@@ -695,10 +695,21 @@ def _update_many(rows: list[RowPreview], *, office, actor, ip, batch) -> None:
         )
         for row in rows
     )
-    store = get_mail_store()
-    for row in rows:
-        if {"status", "pop3_enabled", "smtp_enabled"} & row.changes.keys():
-            store.refresh_auth(accounts[row.values["account_id"]])
+    refreshed = [
+        accounts[row.values["account_id"]]
+        for row in rows
+        if {"status", "pop3_enabled", "smtp_enabled"} & row.changes.keys()
+    ]
+    if refreshed:
+
+        def refresh() -> None:
+            # After the commit: flushed earlier, a login in between could
+            # put the old answer back into the mail server's cache.
+            store = get_mail_store()
+            for account in refreshed:
+                store.refresh_auth(account)
+
+        transaction.on_commit(refresh)
 
 
 # -- Template --------------------------------------------------------------------

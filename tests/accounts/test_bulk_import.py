@@ -146,6 +146,25 @@ def test_existing_accounts_change_only_what_differs(admin_client, org):
     assert event.data["status"] == {"before": "active", "after": "suspended"}
 
 
+def test_suspension_by_file_reaches_the_mail_servers_after_the_commit(
+    admin_client, org, settings, django_capture_on_commit_callbacks
+):
+    from tests.accounts.test_user_admin import RecordingMailStore
+
+    settings.MAIL_STORE = "tests.accounts.test_user_admin.RecordingMailStore"
+    RecordingMailStore.refreshed = []
+    rows = [["김민준", org.kim.login_id, "개발1팀", "사용자", "일시정지", "", "사용", "사용"]]
+    response = upload(admin_client, org, xlsx(rows))
+    with django_capture_on_commit_callbacks() as callbacks:
+        confirm(admin_client, org, response)
+    # Flushed inside the import's transaction, a POP3 login in between
+    # would have cached the still-active answer again.
+    assert RecordingMailStore.refreshed == []
+    for callback in callbacks:
+        callback()
+    assert RecordingMailStore.refreshed == [org.kim.login_id]
+
+
 def test_admin_cannot_suspend_themselves_by_file(admin_client, org):
     rows = [["관리자", "admin", "", "사용자", "일시정지", "", "", ""]]
     response = upload(admin_client, org, xlsx(rows))
