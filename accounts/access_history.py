@@ -57,3 +57,9 @@ def longest_window_days() -> int:
     """Days that always cover the window, however long its months are: the
     least access history that must be kept."""
     return settings.MAILADMIN_ACCESS_WINDOW_MONTHS * 31
+
+
+def fold_hour(moment: dt.datetime) -> dt.datetime:
+    """The start of the UTC hour of ``moment``: the access log's fold key
+    (and, on PostgreSQL, its partition key)."""
+    return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)

@@ -498,6 +498,34 @@ def office_default_quota_set(
     return True
 
 
+@transaction.atomic
+def office_home_countries_set(
+    *, actor: Account, office: Office, countries: list[str], ip: str | None = None
+) -> bool:
+    """The countries POP3/SMTP sign-ins are expected from (an empty list:
+    the office's own country); a sign-in from elsewhere is flagged."""
+    if actor.office_id != office.id:
+        raise DomainError(_("This account belongs to another office."), code="other_office")
+    _require_writer(actor)
+    value = ",".join(countries) or None
+    locked = Office.objects.select_for_update().get(pk=office.pk)
+    if (locked.home_countries or None) == value:
+        return False
+    before = locked.home_countries or ""
+    locked.home_countries = value
+    locked.save(update_fields=["home_countries"])
+    audit.record(
+        office=locked,
+        action=AuditEvent.Action.OFFICE_SETTINGS,
+        actor=actor,
+        target_label=locked.domain,
+        data={"home_countries": {"before": before, "after": value or ""}},
+        ip=ip,
+    )
+    office.home_countries = value
+    return True
+
+
 def purge_due(now=None):
     """The moment before which a deleted user is purged."""
     return (now or timezone.now()) - DELETED_RETENTION

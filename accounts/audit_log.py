@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from accounts.bulk import BulkAction
 from accounts.formatting import choice_label, human_bytes, human_quota
-from accounts.models import Account, AuditEvent, Office
+from accounts.models import AccessFlag, Account, AuditEvent, Office
 from accounts.paging import keyed_page
 
 
@@ -148,6 +148,14 @@ def _field_labels_in(language: str | None) -> dict[str, str]:
         "must_change_password": _("Must change at next sign-in"),
         "addresses": _("Addresses"),
         "deleted_at": _("Deleted"),
+        # a flagged POP3/SMTP sign-in (accounts.access_flags)
+        "flag": _("Flag"),
+        "protocol": _("Type"),
+        "country": _("Country"),
+        "sign_in_ip": _("Sign-in IP"),
+        "sign_in_at": _("Sign-in time"),
+        "access": _("Sign-ins"),
+        "home_countries": _("Home countries"),
     }
 
 
@@ -187,6 +195,12 @@ def _value(key: str, value: Any) -> str:
         return _("Yes") if value else _("No")
     if isinstance(value, int) and "bytes" in key:
         return human_bytes(value)
+    if key == "flag" and value in AccessFlag.values:
+        return str(AccessFlag(value).label)
+    if key == "access" and value == "flagged":
+        return _("Flagged sign-ins")
+    if key == "protocol" and isinstance(value, str):
+        return value.upper()
     if key == "subaccounts" and value in ("used", "unused"):
         return _("In use") if value == "used" else _("Not used")
     if key == "action" and value in AuditEvent.Action.values:

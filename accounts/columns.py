@@ -47,7 +47,7 @@ from jinja2 import Template
 
 from accounts.access_history import recent_access
 from accounts.formatting import human_bytes, human_quota
-from accounts.models import Account, Mailbox
+from accounts.models import AccessFlag, Account, Mailbox
 from accounts.permissions import can_write
 from mailadmin.jinja_env import jinja_env, render
 
@@ -124,6 +124,7 @@ class ExportContext:
     statuses: dict[str, str]
     on: str
     off: str
+    flags: dict[str, str] = field(default_factory=dict)
     addresses: dict[int, list[str]] = field(default_factory=dict)
 
     def recent(self, moment: dt.datetime | None) -> bool:
@@ -297,7 +298,12 @@ USAGE_COLUMNS: tuple[Column, ...] = (
                 first_descending=True,
             ),
         ),
-        fields=("mailbox__last_access_at", "mailbox__last_access_protocol"),
+        fields=(
+            "mailbox__last_access_at",
+            "mailbox__last_access_protocol",
+            "mailbox__access_flag",
+            "mailbox__access_flag_at",
+        ),
         # Only access within the window counts, as on screen.
         exports=(
             ExportCell(
@@ -318,6 +324,25 @@ USAGE_COLUMNS: tuple[Column, ...] = (
                     else ""
                 ),
                 10,
+            ),
+            ExportCell(
+                _("Flagged sign-in"),
+                lambda row, ctx: (
+                    ctx.flags.get(row.mailbox__access_flag, row.mailbox__access_flag)
+                    if ctx.recent(row.mailbox__access_flag_at) and row.mailbox__access_flag
+                    else ""
+                ),
+                16,
+            ),
+            ExportCell(
+                _("Flagged at"),
+                lambda row, ctx: (
+                    _local_naive(row.mailbox__access_flag_at, ctx.zone)
+                    if ctx.recent(row.mailbox__access_flag_at)
+                    else None
+                ),
+                20,
+                "yyyy-mm-dd hh:mm:ss",
             ),
         ),
     ),
@@ -428,6 +453,7 @@ def _row_text() -> SimpleNamespace:
         on=gettext("On"),
         off=gettext("Off"),
         no_access=gettext("No access in the last 3 months"),
+        flags={key: str(label) for key, label in AccessFlag.choices},
     )
 
 

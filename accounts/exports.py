@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from accounts import columns
 from accounts.access_history import access_window_start
-from accounts.models import Account, Office
+from accounts.models import AccessFlag, Account, Office
 from accounts.selectors import UsageFilterSet, subaccount_addresses, usage_rows
 from accounts.xlsx import write_xlsx
 
@@ -53,6 +53,7 @@ def _rows(office: Office, values, now) -> Iterator[list[Any]]:
         statuses={key: str(label) for key, label in Account.Status.choices},
         on=_("On"),
         off=_("Off"),
+        flags={key: str(label) for key, label in AccessFlag.choices},
     )
     cells = [cell.value for cell in columns.export_columns()]
     iterator = values.iterator(chunk_size=CHUNK_SIZE)

@@ -280,6 +280,40 @@ class OfficeSettingsForm(QuotaFieldsMixin, forms.Form):
     quota_text = _quota_text_field()
 
 
+class HomeCountriesForm(forms.Form):
+    """Where the office's POP3/SMTP sign-ins are expected from."""
+
+    home_countries = forms.CharField(
+        label=_("Home countries"),
+        required=False,
+        max_length=64,
+        help_text=_(
+            "Two-letter country codes separated by commas, e.g. KR, JP. A successful "
+            "POP3/SMTP sign-in from another country is flagged. Empty: the office's own "
+            "country (%(country)s)."
+        ),
+    )
+
+    def __init__(self, *args, own_country: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["home_countries"]
+        field.help_text = field.help_text % {"country": own_country or "-"}
+
+    def clean_home_countries(self) -> list[str]:
+        from accounts.geo import parse_country_codes
+
+        text = self.cleaned_data["home_countries"]
+        codes = parse_country_codes(text)
+        leftovers = [
+            part for part in text.replace(",", " ").replace(";", " ").split() if len(part) != 2
+        ]
+        if leftovers:
+            raise forms.ValidationError(
+                _("Enter two-letter country codes (ISO 3166), e.g. KR, JP.")
+            )
+        return codes
+
+
 class OwnPasswordForm(forms.Form):
     """The user's own new password, asked at sign-in after an admin's reset."""
 

@@ -1,7 +1,10 @@
 """Import what real mail servers know: access logs and Maildirs.
 
-``import_access_log`` stores POP3/SMTP login events parsed by
-:mod:`accounts.maillog` in ``AccessLog``; ``import_maildir`` loads a
+``import_access_log`` folds POP3/SMTP login events parsed by
+:mod:`accounts.maillog` into ``AccessLog`` (one row per account, hour,
+protocol, IP and result), flags the sign-ins an admin should see
+(:mod:`accounts.access_flags`) and records how far it read
+(``AccessImportPosition``) in the same transaction; ``import_maildir`` loads a
 Maildir++ tree into a mailbox. Both are used by the management commands of
 the same names and write in batches inside transactions.
 """
@@ -10,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
+import json
 import os
 import re
 from collections import Counter
@@ -20,13 +25,26 @@ from email.policy import default as default_policy
 from pathlib import Path
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accounts import access_partitions
+from accounts.access_flags import FlagState, Occurrence
+from accounts.access_history import fold_hour
 from accounts.geo import country_for_ip
 from accounts.maillog import LoginEvent, LogParser, Outcome
-from accounts.models import AccessLog, Account, Address, Folder, Mailbox, Message, Office
+from accounts.models import (
+    AccessImportPosition,
+    AccessLog,
+    Account,
+    Address,
+    AuditEvent,
+    Folder,
+    Mailbox,
+    Message,
+    Office,
+)
 
 STORED_PROTOCOLS = frozenset(p.value for p in Mailbox.Protocol)
 UNPARSED_SAMPLES = 5
@@ -34,12 +52,20 @@ UNPARSED_SAMPLES = 5
 
 # --- access logs -----------------------------------------------------------
 
+# Seconds before a stream's newest login within which replayed lines are
+# recognised by their hash (older ones are skipped outright).
+STREAM_TOLERANCE = dt.timedelta(seconds=5)
+# Lines logged twice (two syslog daemons) are recognised within this long.
+DOUBLE_LOGGED_WINDOW = dt.timedelta(minutes=10)
+
 
 @dataclass
 class AccessImportStats:
     lines: int = 0
-    imported: int = 0
-    duplicates: int = 0
+    imported: int = 0  # logins stored (folded into rows)
+    rows_written: int = 0  # folded rows inserted or updated
+    duplicates: int = 0  # logins already stored (a replayed stream, a line logged twice)
+    skipped_bytes: int = 0  # bytes of files imported before, not read again
     unknown_users: int = 0
     unknown_user_names: Counter = field(default_factory=Counter)
     failed_without_user: int = 0
@@ -48,6 +74,8 @@ class AccessImportStats:
     unparsed: int = 0
     unparsed_samples: list[str] = field(default_factory=list)
     last_access_updated: int = 0
+    flagged: Counter = field(default_factory=Counter)  # occurrences by kind
+    commits: int = 0
 
 
 class _UserResolver:
@@ -91,15 +119,59 @@ class _UserResolver:
         return self.cache.get(key) if key else None
 
 
-ACCESS_COLUMNS = (
+def line_hash(line: str) -> str:
+    return hashlib.blake2b(
+        line.rstrip("\r\n").encode("utf-8", "replace"), digest_size=8
+    ).hexdigest()
+
+
+class StreamMark:
+    """Where a continuous stream (stdin) got to in earlier runs: its newest
+    login and the hashes of the lines of its last seconds. In this run, a
+    line older than that, or one of those lines again, was imported before
+    (``journalctl -f`` starts by showing the last lines again; an hourly
+    ``journalctl --since -2h`` overlaps the previous hour). Lines of this
+    run are never skipped for their order: the mark moves for the next run."""
+
+    def __init__(self, name: str, last_at: dt.datetime | None, hashes: list):
+        self.name = name
+        self.before_at = last_at
+        self.before_hashes = {h for h, _t in hashes}
+        self.last_at = last_at
+        # hash → epoch seconds of its login, for the next run
+        self.hashes: dict[str, float] = {h: t for h, t in hashes}
+
+    def seen(self, at: dt.datetime, digest: str) -> bool:
+        if self.before_at is None:
+            return False
+        if at < self.before_at - STREAM_TOLERANCE:
+            return True
+        return digest in self.before_hashes
+
+    def add(self, at: dt.datetime, digest: str) -> None:
+        if self.last_at is None or at > self.last_at:
+            self.last_at = at
+            floor = (at - STREAM_TOLERANCE).timestamp()
+            self.hashes = {h: t for h, t in self.hashes.items() if t >= floor}
+        if at >= self.last_at - STREAM_TOLERANCE:
+            self.hashes[digest] = at.timestamp()
+
+    def saved(self) -> list:
+        return [[h, t] for h, t in self.hashes.items()]
+
+
+FOLD_COLUMNS = (
     "office_id",
     "account_id",
     "protocol",
-    "at",
+    "hour",
     "ip",
     "country",
     "succeeded",
-    "session_id",
+    "first_at",
+    "last_at",
+    "count",
+    "flag",
 )
 
 
@@ -107,40 +179,62 @@ def _qn(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def _insert_ignoring_duplicates(rows: list[tuple]) -> int:
-    """Insert access rows (tuples in ``ACCESS_COLUMNS`` order: ``at`` an
-    aware datetime, ``ip`` text), skipping those the unique event
-    constraint already holds; return how many were really inserted.
+def _pg_array(values) -> str:
+    """A PostgreSQL array literal of ints, booleans, datetimes or strings
+    that need no escaping (IP addresses, country codes, fixed words):
+    cheaper than letting the driver adapt a list element by element,
+    which cost as much as the insert itself."""
+    parts = []
+    for value in values:
+        if value is True or value is False:
+            parts.append("t" if value else "f")
+        elif isinstance(value, int):
+            parts.append(str(value))
+        elif isinstance(value, dt.datetime):
+            parts.append(f'"{value.isoformat()}"')
+        else:
+            parts.append(f'"{value}"')
+    return "{" + ",".join(parts) + "}"
 
-    The statement is the one ``bulk_create(ignore_conflicts=True)`` runs
-    (``ON CONFLICT DO NOTHING``), written here because bulk_create throws
-    away the cursor's row count -- exactly the number of new rows, where
-    counting the table before and after would cost a scan per batch -- and
-    because building and compiling a million model instances costs more
-    than the insert itself. SQLite runs one prepared statement for every
-    row; PostgreSQL gets each column as one array (``unnest``), so a batch
-    is a single small statement.
-    """
+
+def upsert_folds(rows: list[tuple]) -> int:
+    """Add folded logins (tuples in ``FOLD_COLUMNS`` order, one per fold
+    key) to the access log: a new key is inserted, a known one gets its
+    count added and its first/last time widened, in one statement per
+    batch. Returns how many rows were written."""
     if not rows:
         return 0
     table = _qn(AccessLog._meta.db_table)
-    columns = ", ".join(_qn(c) for c in ACCESS_COLUMNS)
+    columns = ", ".join(_qn(c) for c in FOLD_COLUMNS)
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             adapt = connection.ops.adapt_datetimefield_value
-            placeholders = ", ".join(["%s"] * len(ACCESS_COLUMNS))
+            placeholders = ", ".join(["%s"] * len(FOLD_COLUMNS))
             cursor.executemany(
-                f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT DO NOTHING",
-                [(*row[:3], adapt(row[3]), *row[4:]) for row in rows],
+                f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "
+                "ON CONFLICT (account_id, hour, protocol, ip, succeeded) DO UPDATE SET "
+                "first_at = MIN(first_at, excluded.first_at), "
+                "last_at = MAX(last_at, excluded.last_at), "
+                "count = count + excluded.count, "
+                "flag = CASE WHEN flag = '' THEN excluded.flag ELSE flag END",
+                [
+                    (*row[:3], adapt(row[3]), *row[4:7], adapt(row[7]), adapt(row[8]), *row[9:])
+                    for row in rows
+                ],
             )
-        else:
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest("
-                "%s::bigint[], %s::bigint[], %s::text[], %s::timestamptz[], "
-                "%s::text[]::inet[], %s::text[], %s::boolean[], %s::text[]) "
-                "ON CONFLICT DO NOTHING",
-                [list(column) for column in zip(*rows, strict=True)],
-            )
+            return len(rows)
+        cursor.execute(
+            f"INSERT INTO {table} AS t ({columns}) SELECT * FROM unnest("
+            "%s::bigint[], %s::bigint[], %s::text[], %s::timestamptz[], %s::text[]::inet[], "
+            "%s::text[], %s::boolean[], %s::timestamptz[], %s::timestamptz[], %s::integer[], "
+            "%s::text[]) "
+            "ON CONFLICT (account_id, hour, protocol, ip, succeeded) DO UPDATE SET "
+            "first_at = LEAST(t.first_at, EXCLUDED.first_at), "
+            "last_at = GREATEST(t.last_at, EXCLUDED.last_at), "
+            "count = t.count + EXCLUDED.count, "
+            "flag = CASE WHEN t.flag = '' THEN EXCLUDED.flag ELSE t.flag END",
+            [_pg_array(column) for column in zip(*rows, strict=True)],
+        )
         return max(cursor.rowcount, 0)
 
 
@@ -176,13 +270,71 @@ def _update_last_access(newest: dict[int, tuple]) -> int:
                 "%s::text[]::inet[], %s::text[]) AS v(account_id, at, protocol, ip, country) "
                 "WHERE m.account_id = v.account_id "
                 "AND (m.last_access_at IS NULL OR m.last_access_at < v.at)",
-                [list(ids), list(ats), list(protocols), list(ips), list(countries)],
+                [_pg_array(column) for column in (ids, ats, protocols, ips, countries)],
             )
         return max(cursor.rowcount, 0)
 
 
+def _update_flags(newest: dict[int, tuple[dt.datetime, str]]) -> None:
+    """The mailbox's newest flagged sign-in (the list's badge and filter)."""
+    for account_id, (at, kind) in newest.items():
+        Mailbox.objects.filter(account_id=account_id).filter(
+            Q(access_flag_at__isnull=True) | Q(access_flag_at__lte=at)
+        ).update(access_flag=kind, access_flag_at=at)
+
+
+def _update_countries(summaries: dict[int, dict[str, str]]) -> None:
+    """Write the mailboxes' country summaries that changed, in one
+    statement on PostgreSQL."""
+    if not summaries:
+        return
+    table = _qn(Mailbox._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            ids = list(summaries)
+            cursor.execute(
+                f"UPDATE {table} AS m SET access_countries = v.countries "
+                "FROM unnest(%s::bigint[], %s::jsonb[]) AS v(account_id, countries) "
+                "WHERE m.account_id = v.account_id",
+                [ids, [json.dumps(summaries[i]) for i in ids]],
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET access_countries = %s WHERE account_id = %s",
+                [(json.dumps(summary), account_id) for account_id, summary in summaries.items()],
+            )
+
+
+def _audit_occurrences(office: Office, occurrences: list[Occurrence], labels) -> None:
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                office=office,
+                action=AuditEvent.Action.ACCESS_FLAGGED,
+                target_id=o.account_id,
+                target_label=labels.get(o.account_id, ""),
+                actor_label="",
+                data={
+                    "flag": o.kind,
+                    "protocol": o.protocol,
+                    "country": o.country,
+                    "sign_in_ip": o.ip,
+                    "sign_in_at": o.at.isoformat(),
+                    **({"failures": o.failures} if o.failures else {}),
+                },
+                ip=o.ip,
+                at=o.at,
+            )
+            for o in occurrences
+        ]
+    )
+
+
 class AccessLogImporter:
-    """Feed lines with :meth:`feed`, then call :meth:`finish`."""
+    """Feed lines with :meth:`feed` (or :meth:`feed_line`), then call
+    :meth:`finish`; :meth:`flush` commits what was fed so far, with the
+    positions set by :meth:`set_file_position` / :meth:`use_stream`, in one
+    transaction."""
 
     def __init__(
         self,
@@ -190,7 +342,8 @@ class AccessLogImporter:
         office: Office,
         now: dt.datetime | None = None,
         time_zone: dt.tzinfo | None = None,
-        batch_size: int = 5000,
+        batch_size: int = 20_000,
+        flags: bool = True,
     ):
         import zoneinfo
 
@@ -204,33 +357,78 @@ class AccessLogImporter:
         self.users = _UserResolver(office)
         self.countries: dict[str, str] = {}
         self.pending: list[LoginEvent] = []
+        self.flags = FlagState(office) if flags else None
+        # Lines logged twice: event key → its time.
+        self.recent_events: dict[tuple, dt.datetime] = {}
+        self.newest_event: dt.datetime | None = None
+        # Positions to commit with the next flush: source → (path, offset).
+        self.file_positions: dict[str, tuple[str, int]] = {}
+        self.stream: StreamMark | None = None
+        self.stream_dirty = False
+
+    # -- positions --
+
+    def file_offset(self, source: str) -> int:
+        """The committed (or pending) offset of a file source."""
+        if source in self.file_positions:
+            return self.file_positions[source][1]
+        found = (
+            AccessImportPosition.objects.filter(office=self.office, source=source)
+            .values_list("offset", flat=True)
+            .first()
+        )
+        return found or 0
+
+    def set_file_position(self, source: str, path: str, offset: int) -> None:
+        self.file_positions[source] = (path, offset)
+
+    def use_stream(self, name: str) -> None:
+        """Read the lines fed from now on as the stream ``name``: a replay
+        of what it already imported is skipped."""
+        found = AccessImportPosition.objects.filter(
+            office=self.office, source=f"stream:{name}"
+        ).first()
+        self.stream = StreamMark(
+            name, found.last_at if found else None, found.recent_hashes if found else []
+        )
+
+    # -- lines --
 
     def feed(self, lines: Iterable[str], source: str = "-") -> None:
-        stats = self.stats
-        parse = self.parser.parse
         for number, line in enumerate(lines, start=1):
-            stats.lines += 1
-            result = parse(line)
-            if result is Outcome.IGNORED:
+            self.feed_line(line, source, number)
+
+    def feed_line(self, line: str, source: str = "-", number: int = 0) -> None:
+        stats = self.stats
+        stats.lines += 1
+        result = self.parser.parse(line)
+        if result is Outcome.IGNORED:
+            stats.ignored += 1
+        elif result is Outcome.UNPARSED:
+            if not line.strip():
                 stats.ignored += 1
-            elif result is Outcome.UNPARSED:
-                if not line.strip():
-                    stats.ignored += 1
-                    continue
-                stats.unparsed += 1
-                if len(stats.unparsed_samples) < UNPARSED_SAMPLES:
-                    stats.unparsed_samples.append(f"{source}:{number}: {line.rstrip()[:200]}")
-            elif result.protocol not in STORED_PROTOCOLS:
-                stats.skipped_protocols[result.protocol] += 1
-            elif not result.user:
-                stats.failed_without_user += 1
-            else:
-                self.pending.append(result)
-                if len(self.pending) >= self.batch_size:
-                    self._flush()
+                return
+            stats.unparsed += 1
+            if len(stats.unparsed_samples) < UNPARSED_SAMPLES:
+                stats.unparsed_samples.append(f"{source}:{number}: {line.rstrip()[:200]}")
+        elif result.protocol not in STORED_PROTOCOLS:
+            stats.skipped_protocols[result.protocol] += 1
+        elif not result.user:
+            stats.failed_without_user += 1
+        else:
+            if self.stream is not None:
+                digest = line_hash(line)
+                if self.stream.seen(result.at, digest):
+                    stats.duplicates += 1
+                    return
+                self.stream.add(result.at, digest)
+                self.stream_dirty = True
+            self.pending.append(result)
+            if len(self.pending) >= self.batch_size:
+                self.flush()
 
     def finish(self) -> AccessImportStats:
-        self._flush()
+        self.flush()
         return self.stats
 
     def _country(self, ip: str) -> str:
@@ -239,44 +437,115 @@ class AccessLogImporter:
             country = self.countries[ip] = country_for_ip(ip)
         return country
 
-    def _flush(self) -> None:
+    def _double_logged(self, key: tuple, at: dt.datetime) -> bool:
+        """The same session's login logged twice (two syslog daemons)."""
+        if key in self.recent_events:
+            return True
+        self.recent_events[key] = at
+        if self.newest_event is None or at > self.newest_event:
+            self.newest_event = at
+        if len(self.recent_events) > 200_000:
+            floor = self.newest_event - DOUBLE_LOGGED_WINDOW
+            self.recent_events = {k: t for k, t in self.recent_events.items() if t >= floor}
+        return False
+
+    def flush(self) -> None:
         events, self.pending = self.pending, []
-        if not events:
+        if not events and not self.file_positions and not self.stream_dirty:
             return
         self.users.prefetch(e.user for e in events)
         office_id = self.office.pk
-        rows: list[tuple] = []
-        newest: dict[int, tuple] = {}
+        resolved = []
         for event in events:
             account_id = self.users.account_id(event.user)
             if account_id is None:
                 self.stats.unknown_users += 1
                 self.stats.unknown_user_names[event.user.lower()] += 1
                 continue
-            # The unique event is counted to the second.
             at = event.at.replace(microsecond=0)
-            country = self._country(event.ip)
-            rows.append(
-                (
-                    office_id,
-                    account_id,
-                    event.protocol,
-                    at,
-                    event.ip,
-                    country,
-                    event.succeeded,
-                    event.session_id,
-                )
+            if event.session_id and self._double_logged(
+                (account_id, event.protocol, at, event.ip, event.succeeded, event.session_id), at
+            ):
+                self.stats.duplicates += 1
+                continue
+            resolved.append(
+                (account_id, at, event.protocol, event.ip, self._country(event.ip), event.succeeded)
             )
-            if event.succeeded:
+        folds: dict[tuple, list] = {}
+        newest: dict[int, tuple] = {}
+        flagged: dict[int, tuple[dt.datetime, str]] = {}
+        occurrences: list[Occurrence] = []
+        if self.flags is not None and resolved:
+            self.flags.prepare(resolved)
+        for account_id, at, protocol, ip, country, succeeded in resolved:
+            flag = ""
+            if self.flags is not None:
+                flag, occurrence = self.flags.flag(account_id, at, protocol, ip, country, succeeded)
+                if occurrence is not None:
+                    occurrences.append(occurrence)
+                if flag and (account_id not in flagged or flagged[account_id][0] <= at):
+                    flagged[account_id] = (at, flag)
+            key = (account_id, fold_hour(at), protocol, ip, succeeded)
+            fold = folds.get(key)
+            if fold is None:
+                folds[key] = [country, at, at, 1, flag]
+            else:
+                fold[1] = min(fold[1], at)
+                fold[2] = max(fold[2], at)
+                fold[3] += 1
+                fold[4] = fold[4] or flag
+            if succeeded:
                 current = newest.get(account_id)
                 if current is None or at > current[0]:
-                    newest[account_id] = (at, event.protocol, event.ip, country)
+                    newest[account_id] = (at, protocol, ip, country)
+        rows = [
+            (office_id, account_id, protocol, hour, ip, country, ok, first, last, count, flag)
+            for (account_id, hour, protocol, ip, ok), (country, first, last, count, flag) in (
+                folds.items()
+            )
+        ]
+        if rows:
+            access_partitions.ensure_for(row[3] for row in rows)
         with transaction.atomic():
-            inserted = _insert_ignoring_duplicates(rows)
+            self.stats.rows_written += upsert_folds(rows)
             self.stats.last_access_updated += _update_last_access(newest)
-        self.stats.imported += inserted
-        self.stats.duplicates += len(rows) - inserted
+            if flagged:
+                _update_flags(flagged)
+            if self.flags is not None:
+                _update_countries(self.flags.summary_changes())
+            if occurrences:
+                labels = dict(
+                    Account.objects.filter(pk__in={o.account_id for o in occurrences}).values_list(
+                        "pk", "login_id"
+                    )
+                )
+                _audit_occurrences(self.office, occurrences, labels)
+            self._save_positions()
+        self.stats.imported += len(resolved)
+        self.stats.commits += 1
+        for occurrence in occurrences:
+            self.stats.flagged[occurrence.kind] += 1
+
+    def _save_positions(self) -> None:
+        now = timezone.now()
+        for source, (path, offset) in self.file_positions.items():
+            AccessImportPosition.objects.update_or_create(
+                office=self.office,
+                source=source,
+                defaults={"path": path[-1024:], "offset": offset, "updated_at": now},
+            )
+        self.file_positions = {}
+        if self.stream is not None and self.stream_dirty:
+            AccessImportPosition.objects.update_or_create(
+                office=self.office,
+                source=f"stream:{self.stream.name}"[:80],
+                defaults={
+                    "last_at": self.stream.last_at,
+                    "recent_hashes": self.stream.saved(),
+                    "updated_at": now,
+                },
+            )
+            self.stream_dirty = False
 
 
 def import_access_log(
@@ -285,9 +554,14 @@ def import_access_log(
     lines: Iterable[str],
     now: dt.datetime | None = None,
     time_zone: dt.tzinfo | None = None,
-    batch_size: int = 5000,
+    batch_size: int = 20_000,
+    stream: str | None = None,
 ) -> AccessImportStats:
+    """Import lines; with ``stream``, as that named stream (a replay of
+    what it imported before is skipped)."""
     importer = AccessLogImporter(office=office, now=now, time_zone=time_zone, batch_size=batch_size)
+    if stream:
+        importer.use_stream(stream)
     importer.feed(lines)
     return importer.finish()
 

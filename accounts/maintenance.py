@@ -6,13 +6,25 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from accounts.access_history import access_window_start, recent_access
+from accounts import access_partitions
+from accounts.access_history import access_window_start, fold_hour, recent_access
 from accounts.mailstore import get_mail_store
-from accounts.models import AccessLog, Mailbox
+from accounts.models import AccessLog, Mailbox, Office
+
+
+@dataclass
+class PruneResult:
+    rows: int = 0  # deleted row by row (SQLite, one office, stray rows)
+    partitions: list[tuple[str, int]] = field(default_factory=list)  # (name, about rows)
+    created: int = 0  # months created ahead
+
+    @property
+    def partition_rows(self) -> int:
+        return sum(rows for _name, rows in self.partitions)
 
 
 def prune_access_logs(
@@ -22,14 +34,38 @@ def prune_access_logs(
     now: dt.datetime | None = None,
     batch_size: int = 5000,
     progress: Callable[[int], None] | None = None,
-) -> int:
-    """Delete access rows older than ``keep_days`` days, a batch per
-    transaction so neither SQLite's writer lock nor PostgreSQL's row locks are
-    held for long. Returns how many rows went."""
-    cutoff = (now or timezone.now()) - dt.timedelta(days=keep_days)
-    old = AccessLog.objects.filter(at__lt=cutoff)
-    if office is not None:
-        old = old.filter(office=office)
+) -> PruneResult:
+    """Drop access history older than ``keep_days`` days.
+
+    On PostgreSQL (partitioned by month) every month that ended before the
+    cutoff is detached and dropped whole, whatever its size, and the next
+    months are created ahead; rows of the month the cutoff falls in stay
+    until that month has ended (the screens never show them: they read the
+    3-month window only). For one office (``office``), on SQLite, and for
+    stray rows in the default partition, rows go in batches, one
+    transaction per batch, so no lock is held for long."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=keep_days)
+    result = PruneResult()
+    if access_partitions.partitioned():
+        access_partitions.forget()  # ask the catalogue, not this process's memory
+        result.created = access_partitions.ensure_ahead(now)
+        if office is None:
+            result.partitions = access_partitions.drop_months_before(cutoff)
+            result.rows = _delete_default_rows(
+                access_partitions.month_start(cutoff), batch_size, progress
+            )
+            return result
+    offices = [office] if office is not None else list(Office.objects.order_by("pk"))
+    for one in offices:
+        result.rows += _delete_in_batches(
+            AccessLog.objects.filter(office=one, hour__lt=fold_hour(cutoff)), batch_size, progress
+        )
+    return result
+
+
+def _delete_in_batches(old, batch_size, progress) -> int:
+    """Delete the rows of ``old`` a batch per transaction."""
     deleted = 0
     while True:
         with transaction.atomic():
@@ -37,6 +73,26 @@ def prune_access_logs(
             if not ids:
                 return deleted
             deleted += AccessLog.objects.filter(pk__in=ids).delete()[0]
+        if progress:
+            progress(deleted)
+
+
+def _delete_default_rows(before: dt.datetime, batch_size, progress) -> int:
+    """Old rows that landed in PostgreSQL's default partition (a month
+    that did not exist yet when they were written), in batches."""
+    table = access_partitions.DEFAULT
+    deleted = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE ctid IN "
+                f"(SELECT ctid FROM {table} WHERE hour < %s LIMIT %s)",
+                [before, batch_size],
+            )
+            count = cursor.rowcount
+        if not count:
+            return deleted
+        deleted += count
         if progress:
             progress(deleted)
 
@@ -68,7 +124,8 @@ def reconcile_usage(
     access from the access log; report each difference, and store the
     recomputed values when ``fix``.
 
-    Last access is the newest successful POP3/SMTP row. When the log holds
+    Last access is the newest login of the newest successful POP3/SMTP
+    row (the folded rows keep each one's last login to the second). When the log holds
     none (pruned history), a stored last access older than the 3-month
     window is no drift -- it is shown nowhere -- but one inside it is.
     """
@@ -82,7 +139,7 @@ def reconcile_usage(
         account_id=OuterRef("account_id"),
         succeeded=True,
         protocol__in=[p.value for p in Mailbox.Protocol],
-    ).order_by("-at", "-pk")
+    ).order_by("-hour", "-last_at", "-pk")
     mailboxes = mailboxes.annotate(newest_access_id=Subquery(newest_success.values("pk")[:1]))
     last_pk = 0
     while True:
@@ -103,7 +160,7 @@ def reconcile_usage(
             row = access.get(mailbox.newest_access_id)
             if row is not None:
                 actual.update(
-                    last_access_at=row.at,
+                    last_access_at=row.last_at,
                     last_access_protocol=row.protocol,
                     last_access_ip=row.ip,
                     last_access_country=row.country,

@@ -17,7 +17,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.access_history import access_window_start, recent_access
+from accounts.access_history import access_window_start, fold_hour, recent_access
 
 # The mail-only password hash Dovecot verifies (accounts/mailserver.py).
 MAIL_PASSWORD_HASH_PREFIX = "argon2$argon2id$"
@@ -43,6 +43,11 @@ class Office(models.Model):
     # Every admin must sign in with a second factor (those without one are
     # sent to set it up after the password).
     require_two_factor = models.BooleanField(_("two-factor sign-in required"), default=False)
+    # ISO 3166 codes, comma-separated, of the countries a sign-in is expected
+    # from; empty (NULL) means the office's own country, the one of its time
+    # zone. A successful POP3/SMTP sign-in from elsewhere is flagged
+    # (accounts/access_flags.py). Nullable: a plain ALTER TABLE on SQLite.
+    home_countries = models.CharField(_("home countries"), max_length=64, null=True, blank=True)
 
     class Meta:
         verbose_name = _("office")
@@ -59,6 +64,17 @@ class Office(models.Model):
     def save(self, *args, **kwargs):
         self.domain = self.domain.lower()
         super().save(*args, **kwargs)
+
+    def home_country_codes(self) -> frozenset[str]:
+        """The countries sign-ins are expected from: the setting, or the
+        country of the office's time zone."""
+        from accounts.geo import country_of_time_zone, parse_country_codes
+
+        codes = parse_country_codes(self.home_countries or "")
+        if codes:
+            return frozenset(codes)
+        own = country_of_time_zone(self.time_zone)
+        return frozenset([own] if own else [])
 
 
 class AccountManager(BaseUserManager):
@@ -278,6 +294,17 @@ class Mailbox(models.Model):
     last_access_protocol = models.CharField(max_length=4, choices=Protocol.choices, blank=True)
     last_access_ip = models.GenericIPAddressField(null=True, blank=True)
     last_access_country = models.CharField(max_length=2, blank=True)
+    # The newest flagged sign-in (new country, abroad, burst of failures;
+    # accounts/access_flags.py): the list's badge and its access=flagged
+    # filter read these. Nullable so adding them is a plain ALTER TABLE on
+    # SQLite (a rebuild would drop the listing triggers).
+    access_flag = models.CharField(max_length=12, null=True, blank=True)
+    access_flag_at = models.DateTimeField(null=True, blank=True)
+    # The countries of its successful sign-ins in the last 90 days, each
+    # with the (UTC) day of the newest: {"KR": "2026-12-01"}. What the
+    # new-country flag asks, kept by the importer, so that no import has to
+    # read an account's history (scattered over the log's pages).
+    access_countries = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -297,6 +324,7 @@ class Mailbox(models.Model):
             models.Index(fields=["office", "used_bytes"], name="mailbox_office_used"),
             models.Index(fields=["office", "usage_share"], name="mailbox_office_share"),
             models.Index(fields=["office", "last_access_at"], name="mailbox_office_last_access"),
+            models.Index(fields=["office", "access_flag_at"], name="mailbox_office_access_flag"),
         ]
 
     def __str__(self) -> str:
@@ -487,30 +515,99 @@ class SenderAddress(models.Model):
         ]
 
 
-class AccessLog(models.Model):
-    """One POP3 or SMTP login attempt."""
+class AccessFlag(models.TextChoices):
+    """Why a sign-in is flagged (accounts/access_flags.py)."""
 
-    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="+")
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="access_logs")
+    NEW_COUNTRY = "new_country", _("New country")
+    FOREIGN = "foreign", _("Abroad")
+    BURST = "burst", _("Failed sign-in burst")
+
+
+class AccessLog(models.Model):
+    """POP3/SMTP logins, folded: one row per account, UTC hour, protocol,
+    IP address and result, with the first and last login of that hour and
+    how many there were.
+
+    A mail client polling every five minutes is twelve logins an hour and
+    one row here, so an account's three months are bounded by the hours it
+    was active and the distinct clients, not by its polling rate. The exact
+    last access lives on the mailbox (``last_access_*``).
+
+    On PostgreSQL the table is partitioned by ``hour``, one partition per
+    month (migration 0010, :mod:`accounts.access_partitions`), so pruning
+    drops whole months; every unique key holds ``hour``, the partition key.
+    """
+
+    # No index of their own: (office, hour) and the fold key lead with them.
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="+", db_index=False)
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="access_logs", db_index=False
+    )
     protocol = models.CharField(max_length=4, choices=Mailbox.Protocol.choices)
-    at = models.DateTimeField()
+    # The start of the UTC hour the logins fall in.
+    hour = models.DateTimeField()
     ip = models.GenericIPAddressField()
     country = models.CharField(max_length=2, blank=True)
     succeeded = models.BooleanField(default=True)
-    # Dovecot session id or Postfix queue id: part of what makes a row unique.
-    session_id = models.CharField(max_length=64, blank=True, default="")
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    count = models.PositiveIntegerField(default=1)
+    flag = models.CharField(max_length=12, blank=True, choices=AccessFlag.choices)
 
     class Meta:
         constraints = [
+            # Also the pane's index: (account, hour) leads it.
             models.UniqueConstraint(
-                fields=["account", "protocol", "at", "ip", "succeeded", "session_id"],
-                name="access_log_unique_event",
+                fields=["account", "hour", "protocol", "ip", "succeeded"],
+                name="access_log_fold",
             ),
         ]
         indexes = [
-            models.Index(F("account"), F("at").desc(), name="access_log_account_at"),
-            models.Index(fields=["office", "at"], name="access_log_office_at"),
+            models.Index(fields=["office", "hour"], name="access_log_office_hour"),
         ]
+
+    @property
+    def at(self):
+        """The newest login of the row (what a one-login row showed)."""
+        return self.last_at
+
+    @classmethod
+    def login(cls, *, at, **fields) -> AccessLog:
+        """One login as a row of its own (demo and test data; the importer
+        folds many)."""
+        return cls(hour=fold_hour(at), first_at=at, last_at=at, count=1, **fields)
+
+
+class AccessImportPosition(models.Model):
+    """How far ``import_maillog`` got in one source, committed in the same
+    transaction as the logins it read there, so a second import (or a
+    restart of ``--follow``) starts right after them: nothing twice, nothing
+    missed.
+
+    A file is known by its first line (``file:<sha256>``), whatever its
+    name, so ``mail.log`` renamed to ``mail.log.1`` (or compressed) is the
+    same source; ``offset`` counts bytes of its uncompressed content. A
+    stream (stdin) is known by name (``stream:<name>``) and remembers the
+    time of its newest login and the hashes of the lines of its last few
+    seconds, so a replayed overlap (``journalctl -f`` starts with the last
+    lines) is skipped.
+    """
+
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="+")
+    source = models.CharField(max_length=80)
+    path = models.CharField(max_length=1024, blank=True)
+    offset = models.BigIntegerField(default=0)
+    last_at = models.DateTimeField(null=True, blank=True)
+    recent_hashes = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["office", "source"], name="access_position_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} @ {self.offset}"
 
 
 class AuditEvent(models.Model):
@@ -541,6 +638,7 @@ class AuditEvent(models.Model):
         ACCOUNT_DELETE = "account_delete", _("User deleted")
         ACCOUNT_RESTORE = "account_restore", _("User restored")
         ACCOUNT_PURGE = "account_purge", _("Deleted user purged")
+        ACCESS_FLAGGED = "access_flagged", _("Sign-in flagged")
 
     office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="audit_events")
     actor = models.ForeignKey(

@@ -135,6 +135,14 @@ class UsageFilterSet(django_filters.FilterSet):
         empty_label=_("All"),
         label=_("Inactive"),
     )
+    # Not on the read model: it reads the mailbox's newest flagged sign-in
+    # (indexed with the office), inside the access window.
+    access = django_filters.ChoiceFilter(
+        method="filter_access",
+        choices=[("flagged", _("Flagged sign-ins"))],
+        empty_label=_("All"),
+        label=_("Sign-ins"),
+    )
     sort = on_listing(
         django_filters.ChoiceFilter(method="filter_nothing", choices=sort_choices, label=_("Sort"))
     )
@@ -176,6 +184,13 @@ class UsageFilterSet(django_filters.FilterSet):
 
     def filter_inactive(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(inactive_condition(int(value), timezone.now()))
+
+    def filter_access(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        # A sign-in flagged inside the access window (new country, abroad,
+        # a burst of failures: accounts/access_flags.py), as the list's
+        # badge shows it.
+        window_start = access_window_start(self.office.time_zone)
+        return queryset.filter(mailbox__access_flag_at__gte=window_start)
 
     def filter_nothing(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset  # the order is applied last, in filter_queryset
@@ -584,6 +599,11 @@ def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsageP
     for account in rows:
         account.subaccount_addresses = [f"{lp}@{domain}" for lp in (account.sub_ids or "").split()]
         account.recent_access_at = recent_access(account.mailbox.last_access_at, window_start)
+        flagged_at = recent_access(account.mailbox.access_flag_at, window_start)
+        account.recent_flag = account.mailbox.access_flag if flagged_at else None
+        account.recent_flag_title = (
+            timezone.localtime(flagged_at).strftime("%Y-%m-%d %H:%M") if flagged_at else ""
+        )
     return UsagePage(
         filterset=filterset,
         page=page,

@@ -38,6 +38,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import access_partitions
+from accounts.access_history import fold_hour
 from accounts.geo import country_for_ip
 from accounts.mailstore import DatabaseMailStore, get_mail_store
 from accounts.models import (
@@ -573,27 +575,40 @@ def _write_chunk(gen: Generator, office: Office, specs: list[dict], admin_hash: 
     Message.objects.bulk_create(messages, batch_size=5000)
     result.messages += len(messages)
 
-    access_rows = []
+    # Folded as the importer folds them: one row per account, UTC hour,
+    # protocol, IP and result.
+    folds: dict[tuple, list] = {}
     country_cache: dict[str, str] = {}
     for plan in plans:
         account = plan["account"]
         for protocol, at, ip, succeeded in plan["access"]:
-            if ip not in country_cache:
-                country_cache[ip] = country_for_ip(ip)
-            access_rows.append(
-                AccessLog(
-                    office=office,
-                    account=account,
-                    protocol=protocol,
-                    at=at,
-                    ip=ip,
-                    country=country_cache[ip],
-                    succeeded=succeeded,
-                    session_id=f"{rng.getrandbits(64):016x}",
-                )
+            key = (account.pk, fold_hour(at), protocol, ip, succeeded)
+            fold = folds.get(key)
+            if fold is None:
+                folds[key] = [at, at, 1]
+            else:
+                fold[0], fold[1], fold[2] = min(fold[0], at), max(fold[1], at), fold[2] + 1
+    access_rows = []
+    for (account_id, hour, protocol, ip, succeeded), (first, last, count) in folds.items():
+        if ip not in country_cache:
+            country_cache[ip] = country_for_ip(ip)
+        access_rows.append(
+            AccessLog(
+                office=office,
+                account_id=account_id,
+                protocol=protocol,
+                hour=hour,
+                ip=ip,
+                country=country_cache[ip],
+                succeeded=succeeded,
+                first_at=first,
+                last_at=last,
+                count=count,
             )
+        )
+    access_partitions.ensure_for(row.hour for row in access_rows)
     AccessLog.objects.bulk_create(access_rows, batch_size=5000)
-    result.access_rows += len(access_rows)
+    result.access_rows += sum(row.count for row in access_rows)
 
 
 def _external_sender(rng: random.Random) -> str:

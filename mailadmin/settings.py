@@ -292,6 +292,12 @@ MAILADMIN_SUBACCOUNT_LIMIT = 5
 MAIL_STORE = os.environ.get("MAIL_STORE", "db")
 MAILADMIN_PAGE_SIZES = (20, 50, 100)
 MAILADMIN_ACCESS_WINDOW_MONTHS = 3
+# Sign-in flags (accounts/access_flags.py): a country is "known" for an
+# account when it signed in from there within these days; this many failed
+# sign-ins within the seconds below are a burst.
+MAILADMIN_ACCESS_KNOWN_COUNTRY_DAYS = 90
+MAILADMIN_ACCESS_BURST_FAILURES = 10
+MAILADMIN_ACCESS_BURST_SECONDS = 600
 
 # Background work (big roster exports): django-tasks with its database
 # backend; `manage.py db_worker` runs the queue (`make run` starts one).

@@ -64,6 +64,17 @@ def other_admin_client(client, org, other):
 
 
 @pytest.fixture(autouse=True)
+def forget_access_partitions():
+    """A partition created inside a test's rolled-back transaction is gone:
+    the process must not remember it."""
+    from accounts import access_partitions
+
+    access_partitions.forget()
+    yield
+    access_partitions.forget()
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     # PBKDF2's deliberate slowness only slows the suite down.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

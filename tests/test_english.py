@@ -142,6 +142,8 @@ class VisibleText(HTMLParser):
 LATIN_IN_KOREAN = {"KB", "MB", "GB", "TB", "B", "POP", "SMTP", "IMAP", "IP", "xlsx", "Excel", "PNG"}
 # and product names (authenticator apps) and the QR code
 LATIN_IN_KOREAN |= {"Google", "Microsoft", "Authenticator", "QR"}
+# and country codes (ISO 3166) in the home-countries setting
+LATIN_IN_KOREAN |= {"KR", "JP", "ISO"}
 
 
 def data_strings() -> list[str]:

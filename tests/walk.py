@@ -112,7 +112,7 @@ def populate(data: SimpleNamespace) -> SimpleNamespace:
     message_deliver(folder=folder, size_bytes=64_000, subject="order", sender="c@d.example")
     now = timezone.now()
     for days, protocol, ok in [(1, "pop3", True), (2, "smtp", True), (3, "pop3", False)]:
-        AccessLog.objects.create(
+        AccessLog.login(
             office=office,
             account=kim,
             protocol=protocol,
@@ -120,8 +120,7 @@ def populate(data: SimpleNamespace) -> SimpleNamespace:
             ip="211.234.10.20",
             country="KR",
             succeeded=ok,
-            session_id=f"s{days}",
-        )
+        ).save()
     for action, extra in [
         (AuditEvent.Action.LOGIN, {}),
         (AuditEvent.Action.LOGIN_FAILED, {}),

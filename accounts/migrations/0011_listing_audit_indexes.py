@@ -27,7 +27,7 @@ def _run(statements_by_vendor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0009_auditevent_actions_order"),
+        ("accounts", "0010_access_folded"),
     ]
 
     operations = [

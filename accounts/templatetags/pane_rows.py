@@ -14,7 +14,7 @@ from django import template
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Mailbox
+from accounts.models import AccessFlag, Mailbox
 from accounts.templatetags.mailadmin_geo import country_name
 from mailadmin.jinja_env import render
 
@@ -30,6 +30,7 @@ def access_rows(rows) -> str:
         protocols=dict(Mailbox.Protocol.choices),
         success=_("Success"),
         failure=_("Failed"),
+        flags={key: str(label) for key, label in AccessFlag.choices},
         # A page's rows mostly share a few countries: look each up once.
         country_name=functools.lru_cache(maxsize=None)(country_name),
     )

@@ -7,9 +7,11 @@ the same pane, so the URL can be bookmarked and works without JavaScript.
 The pane makes a constant number of queries whatever the account's history:
 the account with its mailbox (one join, through the one permission lookup),
 the folders with their message count and size (from the mail store), and
-one page of the access history with its count -- both bounded by the access
-window (:mod:`accounts.access_history`) and
-served by the ``(account, -at)`` index, so older rows are never read. The
+one page of the folded access history (one row per hour, protocol, IP and
+result, with its count) and its count -- both bounded by the access window
+(:mod:`accounts.access_history`) and served by the fold key's
+``(account, hour, …)`` index, so older rows (older partitions, on
+PostgreSQL) are never read. The
 last access comes from the mailbox's denormalised ``last_access_*`` fields
 (the same values the usage list shows), used only when they fall inside
 the window.
@@ -20,11 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.paginator import Page, Paginator
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
+from django.db.models import Count, Sum
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from accounts.access_history import access_window_start, recent_access
+from accounts.access_history import access_window_start, fold_hour, recent_access
 from accounts.mailstore import MailStoreError, get_mail_store
 from accounts.models import AccessLog, Account, Mailbox
 from accounts.permissions import get_account_for_admin, office_admin_required
@@ -65,18 +68,41 @@ def last_access_in_window(mailbox: Mailbox | None, window_start) -> LastAccess |
     )
 
 
+class _CountedPaginator(Paginator):
+    def __init__(self, count: int, per_page: int):
+        super().__init__([], per_page)
+        self._known_count = count
+
+    @property
+    def count(self) -> int:
+        return self._known_count
+
+
 def access_history(account: Account, window_start, page_number) -> Page:
-    """One page of the account's POP3/SMTP logins inside the window, newest
-    first. Two queries whatever the page or the history's size: the COUNT and
-    the rows, both bounded by ``at >= window_start`` on the ``(account, -at)``
-    index. (``account`` is already scoped to the office; leaving ``office``
-    out lets PostgreSQL count from the index alone.)"""
-    rows = AccessLog.objects.filter(account=account, at__gte=window_start).order_by("-at", "-pk")
-    page = Paginator(rows, ACCESS_PAGE_SIZE).get_page(page_number)
-    # Paginator would skip the rows query on an empty first page; fetching
-    # the slice ourselves keeps the query count the same in every case.
-    offset = (page.number - 1) * ACCESS_PAGE_SIZE
-    page.object_list = list(rows[offset : offset + ACCESS_PAGE_SIZE])
+    """One page of the account's folded POP3/SMTP logins inside the
+    window, newest first. Two queries whatever the page or the history's
+    size: the rows and logins counted together, and the page's rows, both
+    bounded by ``hour >= window_start's hour`` on the fold key's index and
+    then by the exact window. (``account`` is already scoped to the
+    office; leaving ``office`` out lets PostgreSQL use the fold index.)"""
+    rows = AccessLog.objects.filter(
+        account=account, hour__gte=fold_hour(window_start), last_at__gte=window_start
+    )
+    totals = rows.aggregate(rows=Count("pk"), logins=Sum("count"))
+    paginator = _CountedPaginator(totals["rows"], ACCESS_PAGE_SIZE)
+    try:
+        number = paginator.validate_number(page_number)
+    except PageNotAnInteger:
+        number = 1
+    except EmptyPage:
+        number = paginator.num_pages
+    offset = (number - 1) * ACCESS_PAGE_SIZE
+    page = Page(
+        list(rows.order_by("-hour", "-last_at", "-pk")[offset : offset + ACCESS_PAGE_SIZE]),
+        number,
+        paginator,
+    )
+    page.logins = totals["logins"] or 0
     return page
 
 

@@ -31,6 +31,7 @@ from accounts.account_services import (
     deletion_facts,
     mail_password_set,
     office_default_quota_set,
+    office_home_countries_set,
     password_reset,
     quota_set,
     role_set,
@@ -41,6 +42,7 @@ from accounts.forms import (
     QUOTA_SIZE,
     QUOTA_UNLIMITED,
     AccountUpdateForm,
+    HomeCountriesForm,
     MailPasswordForm,
     OfficeSettingsForm,
     PasswordResetForm,
@@ -49,6 +51,7 @@ from accounts.forms import (
     UserCreateForm,
     UserSearchForm,
 )
+from accounts.geo import country_of_time_zone
 from accounts.models import Account
 from accounts.paging import keyed_page
 from accounts.permissions import (
@@ -308,36 +311,58 @@ def user_add(request):
 @office_admin_required
 @require_http_methods(["GET", "POST"])
 def office_settings(request):
-    """The office's settings: the quota new mailboxes get."""
+    """The office's settings: the quota new mailboxes get, and the home
+    countries of its sign-ins (two forms on one page, told apart by
+    ``section``)."""
     office = request.office
+    posted = request.method == "POST"
+    section = request.POST.get("section", "quota") if posted else ""
+    own_country = country_of_time_zone(office.time_zone)
     form = OfficeSettingsForm(
-        request.POST if request.method == "POST" else None,
+        request.POST if section == "quota" else None,
         initial=_quota_initial(office.default_quota_bytes),
     )
-    if request.method == "POST":
-        if form.is_valid():
+    countries_form = HomeCountriesForm(
+        request.POST if section == "home_countries" else None,
+        initial={"home_countries": office.home_countries or ""},
+        own_country=own_country,
+    )
+    status = 200
+    if posted:
+        bound = countries_form if section == "home_countries" else form
+        if bound.is_valid():
             try:
-                changed = office_default_quota_set(
-                    actor=request.user,
-                    office=office,
-                    quota_bytes=form.quota_value(),
-                    ip=client_ip(request),
-                )
+                if bound is form:
+                    changed = office_default_quota_set(
+                        actor=request.user,
+                        office=office,
+                        quota_bytes=form.quota_value(),
+                        ip=client_ip(request),
+                    )
+                    done = _("The default quota was changed.")
+                else:
+                    changed = office_home_countries_set(
+                        actor=request.user,
+                        office=office,
+                        countries=countries_form.cleaned_data["home_countries"],
+                        ip=client_ip(request),
+                    )
+                    done = _("The home countries were changed.")
             except DomainError as error:
-                _add_error(form, error)
+                _add_error(bound, error)
             else:
-                messages.success(
-                    request,
-                    _("The default quota was changed.") if changed else _("Nothing was changed."),
-                )
+                messages.success(request, done if changed else _("Nothing was changed."))
                 return redirect("office_settings", office.domain)
         status = 400
-    else:
-        status = 200
     return render(
         request,
         "accounts/office_settings.html",
-        {"form": form, "nav": "office_settings"},
+        {
+            "form": form,
+            "countries_form": countries_form,
+            "home_countries": sorted(office.home_country_codes()),
+            "nav": "office_settings",
+        },
         status=status,
     )
 

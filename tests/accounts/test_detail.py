@@ -11,6 +11,7 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts.access_history import fold_hour
 from accounts.models import AccessLog, Account, Mailbox
 from accounts.services import inbox_of, message_deliver
 from subaccounts.services import subaccount_add
@@ -40,7 +41,7 @@ def record_access(
     """What the importers and the demo do: store the attempt and, for a
     successful login newer than the known one, move the mailbox's
     denormalised last access."""
-    row = AccessLog.objects.create(
+    row = AccessLog.login(
         office=account.office,
         account=account,
         protocol=protocol,
@@ -49,6 +50,7 @@ def record_access(
         country=country,
         succeeded=succeeded,
     )
+    row.save()
     mailbox = account.mailbox
     if succeeded and (mailbox.last_access_at is None or at > mailbox.last_access_at):
         Mailbox.objects.filter(pk=mailbox.pk).update(
@@ -285,24 +287,48 @@ def test_unknown_country(admin_client, org, frozen, country):
 
 
 def test_history_is_newest_first_and_paged(admin_client, org, frozen):
-    for minutes in range(45):
-        record_access(org.kim, NOW - dt.timedelta(minutes=minutes + 1))
+    for hours in range(45):  # one row per hour
+        record_access(org.kim, NOW - dt.timedelta(hours=hours + 1))
     first = pane(admin_client)
     history = first.context["history"]
     assert history.paginator.count == 45 and history.paginator.num_pages == 3
     ats = [row.at for row in history.object_list]
     assert ats == sorted(ats, reverse=True) and len(ats) == 20
-    assert ats[0] == NOW - dt.timedelta(minutes=1)
+    assert ats[0] == NOW - dt.timedelta(hours=1)
     assert "?access_page=2" in first.content.decode()
 
     third = pane(admin_client, access_page=3)
     assert [row.at for row in third.context["history"].object_list][-1] == NOW - dt.timedelta(
-        minutes=45
+        hours=45
     )
     assert len(third.context["history"].object_list) == 5
     # Rubbish or out-of-range pages fall back to a real page instead of failing.
     assert pane(admin_client, access_page="x").context["history"].number == 1
     assert pane(admin_client, access_page=99).context["history"].number == 3
+
+
+def test_history_shows_each_hours_folded_logins_with_their_count(admin_client, org, frozen):
+    # A client polling every five minutes: four logins, one row.
+    first = NOW - dt.timedelta(minutes=17)
+    AccessLog.objects.create(
+        office=org.office,
+        account=org.kim,
+        protocol="pop3",
+        hour=fold_hour(first),
+        ip="211.234.10.20",
+        country="KR",
+        succeeded=True,
+        first_at=first,
+        last_at=NOW - dt.timedelta(minutes=2),
+        count=4,
+    )
+    response = pane(admin_client)
+    history = response.context["history"]
+    assert history.paginator.count == 1 and history.logins == 4
+    body = response.content.decode()
+    row = body[body.index('<table class="table table--compact history"') :]
+    assert '<td class="num">4</td>' in row
+    assert "접속 4회, 1행" in body
 
 
 def test_history_is_the_accounts_own(admin_client, org, other, frozen):
@@ -316,7 +342,7 @@ def _bulk_history(account: Account, rows: int) -> None:
     step = dt.timedelta(minutes=(183 * 24 * 60) // rows)
     AccessLog.objects.bulk_create(
         [
-            AccessLog(
+            AccessLog.login(
                 office=account.office,
                 account=account,
                 protocol="pop3" if i % 3 else "smtp",
@@ -369,7 +395,7 @@ def test_history_queries_are_bounded_by_the_window(admin_client, org, frozen):
     assert len(access_queries) == 2  # the count and one page of rows
     for sql in access_queries:
         assert '"accounts_accesslog"."account_id" =' in sql
-        assert '"accounts_accesslog"."at" >=' in sql
+        assert '"accounts_accesslog"."hour" >=' in sql
 
 
 # -- SPEC F2 answers ----------------------------------------------------------

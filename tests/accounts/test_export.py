@@ -69,6 +69,7 @@ def list_ids(client, params) -> list[str]:
         {"q": "kim-s"},
         {"status": "suspended"},
         {"subaccounts": "used"},
+        {"access": "flagged"},
         {"subaccounts": "unused", "status": "active", "sort": "login_id"},
         {"q": "없음"},
         {"sort": "nonsense", "status": "bogus"},
@@ -104,6 +105,8 @@ def test_header_and_cells(admin_client, people):
         "상태",
         "마지막 접속",
         "마지막 접속 유형",
+        "주의할 접속",
+        "주의할 접속 시각",
     ]
     row = [cell for cell in sheet[2]]
     values = [cell.value for cell in row]

@@ -1,4 +1,5 @@
-"""manage.py import_maillog: every resulting row, idempotency, last access."""
+"""manage.py import_maillog: every resulting login (folded by hour,
+protocol, IP and result), idempotency, last access."""
 
 from __future__ import annotations
 
@@ -296,6 +297,26 @@ EXPECTED_ROWS = sorted(
 )
 
 
+def fold(rows) -> list[tuple]:
+    """Logins → the folded rows they must become: (ID, protocol, UTC hour,
+    ip, country, succeeded, first, last, count)."""
+    folds: dict[tuple, list] = {}
+    for login_id, protocol, at, ip, country, succeeded, _session in rows:
+        hour = at.astimezone(dt.UTC).replace(minute=0, second=0)
+        key = (login_id, protocol, hour, ip, succeeded)
+        if key not in folds:
+            folds[key] = [country, at, at, 0]
+        entry = folds[key]
+        entry[1], entry[2], entry[3] = min(entry[1], at), max(entry[2], at), entry[3] + 1
+    return sorted(
+        (login_id, protocol, hour, ip, country, ok, first, last, count)
+        for (login_id, protocol, hour, ip, ok), (country, first, last, count) in folds.items()
+    )
+
+
+EXPECTED_FOLDS = fold(EXPECTED_ROWS)
+
+
 def outcome_count(label: str) -> int:
     return sum(1 for _, row in LOG if row == label)
 
@@ -313,16 +334,22 @@ def logfile(tmp_path):
 
 
 def stored_rows(office):
-    return [
-        (login_id, protocol, at.astimezone(SEOUL), ip, country, succeeded, session)
-        for login_id, protocol, at, ip, country, succeeded, session in AccessLog.objects.filter(
+    return sorted(
+        (login_id, protocol, hour, ip, country, ok, first, last, count)
+        for login_id, protocol, hour, ip, country, ok, first, last, count in AccessLog.objects.filter(
             office=office
+        ).values_list(
+            "account__login_id",
+            "protocol",
+            "hour",
+            "ip",
+            "country",
+            "succeeded",
+            "first_at",
+            "last_at",
+            "count",
         )
-        .order_by("at", "account__login_id", "session_id")
-        .values_list(
-            "account__login_id", "protocol", "at", "ip", "country", "succeeded", "session_id"
-        )
-    ]
+    )
 
 
 def run(*args) -> str:
@@ -335,7 +362,7 @@ def run(*args) -> str:
 def test_every_line_becomes_the_right_row_or_count(org, other, sales, logfile):
     output = run("--domain", "gabiaedu.com", str(logfile))
 
-    assert stored_rows(org.office) == EXPECTED_ROWS
+    assert stored_rows(org.office) == EXPECTED_FOLDS
     assert not AccessLog.objects.filter(office=other.office).exists()
     assert f"lines read: {len(LOG)}" in output
     assert f"imported: {len(EXPECTED_ROWS)}" in output
@@ -360,7 +387,37 @@ def test_second_import_of_the_same_file_adds_nothing(org, sales, logfile):
 
     assert stored_rows(org.office) == before
     assert "imported: 0\n" in output
-    assert f"duplicates: {len(EXPECTED_ROWS) + 1}" in output
+    assert "lines read: 0\n" in output
+    assert f"already imported: {logfile.stat().st_size:,} bytes skipped" in output
+
+
+def test_a_renamed_and_compressed_file_is_the_same_source(org, sales, logfile, tmp_path):
+    run("--domain", "gabiaedu.com", str(logfile))
+    rotated = tmp_path / "mail.log.1.gz"
+    with gzip.open(rotated, "wb") as handle:
+        handle.write(logfile.read_bytes())
+    logfile.unlink()
+
+    output = run("--domain", "gabiaedu.com", str(rotated))
+
+    assert stored_rows(org.office) == EXPECTED_FOLDS
+    assert "imported: 0\n" in output
+
+
+def test_lines_appended_later_are_imported_once(org, sales, tmp_path):
+    path = tmp_path / "mail.log"
+    # (Without the last line: the first one logged twice, which is caught
+    # within one run.)
+    lines = [line + "\n" for line, _ in LOG[:-1]]
+    path.write_text("".join(lines[:8]), encoding="utf-8")
+    run("--domain", "gabiaedu.com", str(path))
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("".join(lines[8:]))
+
+    output = run("--domain", "gabiaedu.com", str(path))
+
+    assert stored_rows(org.office) == EXPECTED_FOLDS
+    assert f"lines read: {len(lines) - 8}" in output
 
 
 def test_last_access_follows_the_newest_success(org, sales, logfile):
@@ -411,7 +468,7 @@ def test_gzip_files_and_stdin_are_read(org, sales, logfile, tmp_path, monkeypatc
 
     output = run("--domain", "gabiaedu.com", str(zipped), "-")
 
-    assert stored_rows(org.office) == EXPECTED_ROWS
+    assert stored_rows(org.office) == EXPECTED_FOLDS
     assert f"lines read: {len(LOG)}" in output
     assert "stdin:" in output  # the unparsed samples name their source
 
@@ -419,18 +476,77 @@ def test_gzip_files_and_stdin_are_read(org, sales, logfile, tmp_path, monkeypatc
 def test_small_batches_count_the_same(org, sales, logfile):
     output = run("--domain", "gabiaedu.com", "--batch-size", "3", str(logfile))
 
-    assert stored_rows(org.office) == EXPECTED_ROWS
+    assert stored_rows(org.office) == EXPECTED_FOLDS
     assert f"imported: {len(EXPECTED_ROWS)}" in output
     assert f"duplicates: {outcome_count('duplicate')}" in output
 
 
-def test_importer_counts_what_it_inserted(org, sales):
+def test_a_replayed_stream_adds_nothing(org, sales):
     lines = [line for line, _ in LOG]
-    first = import_access_log(office=org.office, lines=lines, now=NOW)
-    second = import_access_log(office=org.office, lines=lines[:5], now=NOW)
+    first = import_access_log(office=org.office, lines=lines, now=NOW, stream="journal")
+    # journalctl -f starts with the last lines it already showed.
+    second = import_access_log(office=org.office, lines=lines[-6:], now=NOW, stream="journal")
 
     assert (first.imported, first.duplicates) == (len(EXPECTED_ROWS), 1)
-    assert (second.imported, second.duplicates) == (0, 5)
+    assert second.imported == 0
+    assert stored_rows(org.office) == EXPECTED_FOLDS
+
+
+def test_folding_keeps_the_exact_last_access_and_each_client_per_hour(org):
+    lines = []
+    for minute in range(0, 60, 5):  # a client polling every five minutes
+        lines.append(
+            f"2025-03-15T10:{minute:02d}:07+09:00 mail dovecot: pop3-login: Login: "
+            f"user=<minjun.kim>, method=PLAIN, rip=211.234.10.20, lip=10.0.0.5, "
+            f"session=<poll{minute:02d}>"
+        )
+    lines.append(  # the phone, from another address, in the same hour
+        "2025-03-15T10:31:00+09:00 mail dovecot: pop3-login: Login: user=<minjun.kim>, "
+        "method=PLAIN, rip=175.223.1.2, lip=10.0.0.5, session=<phone>"
+    )
+    lines.append(  # the last one, in the next hour
+        "2025-03-15T11:02:09+09:00 mail dovecot: pop3-login: Login: user=<minjun.kim>, "
+        "method=PLAIN, rip=211.234.10.20, lip=10.0.0.5, session=<next>"
+    )
+
+    stats = import_access_log(office=org.office, lines=lines, now=NOW)
+
+    assert stats.imported == 14
+    rows = list(
+        AccessLog.objects.filter(account=org.kim)
+        .order_by("hour", "ip")
+        .values_list("hour", "ip", "first_at", "last_at", "count")
+    )
+    assert rows == [
+        (
+            kst(2025, 3, 15, 10),
+            "175.223.1.2",
+            kst(2025, 3, 15, 10, 31),
+            kst(2025, 3, 15, 10, 31),
+            1,
+        ),
+        (
+            kst(2025, 3, 15, 10),
+            "211.234.10.20",
+            kst(2025, 3, 15, 10, 0, 7),
+            kst(2025, 3, 15, 10, 55, 7),
+            12,
+        ),
+        (
+            kst(2025, 3, 15, 11),
+            "211.234.10.20",
+            kst(2025, 3, 15, 11, 2, 9),
+            kst(2025, 3, 15, 11, 2, 9),
+            1,
+        ),
+    ]
+    kim = Mailbox.objects.get(account=org.kim)
+    assert (kim.last_access_at, kim.last_access_ip, kim.last_access_protocol) == (
+        kst(2025, 3, 15, 11, 2, 9),
+        "211.234.10.20",
+        "pop3",
+    )
+    assert kim.last_access_country == "KR"
 
 
 def test_bad_arguments_are_refused_clearly(org, tmp_path):

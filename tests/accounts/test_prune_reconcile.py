@@ -8,8 +8,10 @@ import io
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.utils import timezone
 
+from accounts import access_partitions
 from accounts.models import AccessLog, Mailbox
 from accounts.services import inbox_of, message_deliver
 
@@ -17,7 +19,7 @@ NOW = dt.datetime(2025, 6, 1, 3, 0, tzinfo=dt.UTC)
 
 
 def access(account, days_ago: float, *, succeeded=True, protocol="pop3", ip="211.234.1.1"):
-    return AccessLog.objects.create(
+    row = AccessLog.login(
         office=account.office,
         account=account,
         protocol=protocol,
@@ -25,8 +27,9 @@ def access(account, days_ago: float, *, succeeded=True, protocol="pop3", ip="211
         ip=ip,
         country="KR",
         succeeded=succeeded,
-        session_id=f"s{days_ago}",
     )
+    row.save()
+    return row
 
 
 def run(command, *args) -> str:
@@ -36,6 +39,7 @@ def run(command, *args) -> str:
     return out.getvalue() + err.getvalue()
 
 
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="whole months on PostgreSQL")
 def test_prune_deletes_only_rows_older_than_the_kept_days(org, other):
     kept = [access(org.kim, 1), access(org.kim, 99.9), access(other.kim, 50)]
     for days in (100.1, 150, 400):
@@ -46,6 +50,57 @@ def test_prune_deletes_only_rows_older_than_the_kept_days(org, other):
 
     assert set(AccessLog.objects.values_list("pk", flat=True)) == {row.pk for row in kept}
     assert "deleted: 6 access rows older than 100 days" in output
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL partitions")
+def test_prune_drops_whole_months_and_keeps_the_rest(org, other):
+    # NOW is 1 June 2025: 100 days back is 21 February. January and older
+    # months end before it and go whole; February holds the cutoff and stays.
+    with time_machine.travel(NOW, tick=False):
+        access_partitions.ensure_months(
+            [dt.datetime(2024, 4, 1, tzinfo=dt.UTC), dt.datetime(2025, 1, 1, tzinfo=dt.UTC)]
+            + [dt.datetime(2025, month, 1, tzinfo=dt.UTC) for month in range(2, 7)]
+        )
+    kept = [access(org.kim, 1), access(org.kim, 99.9), access(other.kim, 50)]
+    kept += [access(org.kim, 100.1), access(other.lee, 100.1)]  # in February
+    for days in (150, 400):
+        access(org.kim, days)
+        access(other.lee, days)
+    stray = access(org.kim, 800)  # a month that has no partition: the default one
+    with connection.cursor() as cursor:
+        # (The rows were written in this test's transaction: their deferred
+        # foreign-key checks would keep a table from being dropped in it.)
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+    output = run("prune_access_logs", "--batch-size", "2")
+
+    assert set(AccessLog.objects.values_list("pk", flat=True)) == {row.pk for row in kept}
+    assert stray.pk not in set(AccessLog.objects.values_list("pk", flat=True))
+    months = access_partitions.existing_months()
+    names = set(months.values())
+    assert "accounts_accesslog_p202501" not in names and "accounts_accesslog_p202404" not in names
+    assert {"accounts_accesslog_p202502", "accounts_accesslog_p202508"} <= names  # ahead too
+    assert "dropped partition accounts_accesslog_p202501" in output
+    assert "deleted: 1 access rows" in output  # the stray, row by row
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL partitions")
+def test_a_new_month_takes_its_rows_over_from_the_default_partition(org):
+    row = access(org.kim, 900)  # no partition for that month yet
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM accounts_accesslog_default")
+        assert cursor.fetchone()[0] == 1
+
+    assert access_partitions.ensure_for([row.hour]) == 1
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM accounts_accesslog_default")
+        assert cursor.fetchone()[0] == 0
+        cursor.execute(
+            f"SELECT count(*) FROM {access_partitions.partition_name(access_partitions.month_start(row.hour))}"
+        )
+        assert cursor.fetchone()[0] == 1
+    assert AccessLog.objects.get(pk=row.pk).count == 1
 
 
 def test_prune_can_keep_another_window_for_one_office(org, other):

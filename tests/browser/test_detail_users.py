@@ -17,7 +17,7 @@ from tests.factories import PASSWORD
 def _history(account, rows: int) -> None:
     now = timezone.now()
     AccessLog.objects.bulk_create(
-        AccessLog(
+        AccessLog.login(
             office=account.office,
             account=account,
             protocol="pop3" if i % 2 else "smtp",

@@ -117,7 +117,7 @@ def test_bench_reuses_an_office_of_the_right_size(tmp_path, settings):
         assert mailbox.used_bytes == (messages.aggregate(s=Sum("size_bytes"))["s"] or 0)
         newest = (
             AccessLog.objects.filter(account_id=mailbox.account_id, succeeded=True)
-            .order_by("-at")
+            .order_by("-last_at")
             .first()
         )
         assert mailbox.last_access_at == (newest.at if newest else None)

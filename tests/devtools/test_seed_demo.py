@@ -63,7 +63,7 @@ def test_last_access_mirrors_the_newest_successful_login(demo):
     for mailbox in Mailbox.objects.filter(office=demo).select_related("account")[:60]:
         newest = (
             AccessLog.objects.filter(account=mailbox.account, succeeded=True)
-            .order_by("-at")
+            .order_by("-last_at")
             .first()
         )
         assert mailbox.last_access_at == (newest.at if newest else None)

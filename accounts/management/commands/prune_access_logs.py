@@ -1,4 +1,5 @@
-"""manage.py prune_access_logs [--keep-days N]: drop old access rows in batches."""
+"""manage.py prune_access_logs [--keep-days N]: drop old access history
+(whole months on PostgreSQL, batches elsewhere)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from accounts.models import Office
 
 class Command(BaseCommand):
     help = (
-        "Delete access-log rows older than N days (default 100: the 3-month window the "
-        "detail pane shows, plus a margin), in batches."
+        "Delete access history older than N days (default 100: the 3-month window the "
+        "detail pane shows, plus a margin). On PostgreSQL whole months are dropped (a month "
+        "goes once it ended more than N days ago) and the next months are created ahead; "
+        "elsewhere, and with --domain, rows are deleted in batches."
     )
 
     def add_arguments(self, parser):
@@ -38,5 +41,9 @@ class Command(BaseCommand):
                 f"{settings.MAILADMIN_ACCESS_WINDOW_MONTHS}-month access history the "
                 "detail pane shows."
             )
-        deleted = prune_access_logs(keep_days=keep_days, office=office, batch_size=batch_size)
-        self.stdout.write(f"deleted: {deleted:,} access rows older than {keep_days} days")
+        result = prune_access_logs(keep_days=keep_days, office=office, batch_size=batch_size)
+        for name, rows in result.partitions:
+            self.stdout.write(f"dropped partition {name} (about {rows:,} rows)")
+        if result.created:
+            self.stdout.write(f"created {result.created} month(s) ahead")
+        self.stdout.write(f"deleted: {result.rows:,} access rows older than {keep_days} days")

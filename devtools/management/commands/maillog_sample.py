@@ -1,88 +1,59 @@
-"""``manage.py maillog_sample --domain D --lines N > mail.log``: a realistic
-Dovecot/Postfix mail log for an office, to measure ``import_maillog`` on.
-
-Logins of the office's users (by address, bare ID and sub-account address)
-in every framing ``import_maillog`` reads, failures, IMAP logins and the
-other lines a mail log is mostly made of, over the last 90 days, oldest
-first. A measuring aid only, hence here with the demo and the bench rather
-than among the product's commands.
+"""``manage.py maillog_sample --domain D [--date YYYY-MM-DD] [--days N] > mail.log``:
+an office's Dovecot/Postfix log at the rate real mail clients make
+(:mod:`devtools.maillog_model`: polling POP3 clients in working hours and
+on phones, SMTP sends, travellers, attackers), to measure
+``import_maillog`` on. A measuring aid only, hence here with the demo and
+the bench rather than among the product's commands.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import random
+import sys
+import zoneinfo
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Address, Office
-
-IPS = ["211.234.{}.{}", "1.11.{}.{}", "175.223.{}.{}", "8.8.{}.{}", "133.242.{}.{}"]
+from accounts.models import Account, Office
+from devtools.maillog_model import DayStats, day_lines
 
 
 class Command(BaseCommand):
-    help = "Write a realistic Dovecot/Postfix mail log for an office to stdout."
+    help = (
+        "Write an office's realistic Dovecot/Postfix log (polling POP3 clients, SMTP sends, "
+        "travellers, attackers) for one or more days to stdout."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--domain", required=True)
-        parser.add_argument("--lines", type=int, default=1_000_000)
+        parser.add_argument("--date", help="the first day, YYYY-MM-DD (default: yesterday)")
+        parser.add_argument("--days", type=int, default=1)
         parser.add_argument("--seed", type=int, default=1)
 
     def handle(self, *args, **opts):
-        rng = random.Random(opts["seed"])
-        office = Office.objects.get(domain=opts["domain"])
-        names = list(Address.objects.filter(office=office).values_list("local_part", flat=True))
-        domain = office.domain
-        lines = opts["lines"]
-        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        start = now - dt.timedelta(days=90)
-        step = (now - start) / lines
-        out = self.stdout
-        for n in range(lines):
-            moment = start + step * n
-            local = moment.astimezone(dt.timezone(dt.timedelta(hours=9)))
-            classic = f"{local:%b} {local.day:2d} {local:%H:%M:%S}"
-            iso = local.isoformat(timespec="microseconds")
-            name = rng.choice(names)
-            user = f"{name}@{domain}" if rng.random() < 0.8 else name
-            ip = rng.choice(IPS).format(rng.randint(1, 254), rng.randint(1, 254))
-            session = f"{rng.getrandbits(96):024x}"
-            roll = rng.random()
-            if roll < 0.40:
-                line = (
-                    f"{classic} mail dovecot: pop3-login: Login: user=<{user}>, method=PLAIN, "
-                    f"rip={ip}, lip=10.0.0.5, mpid={n % 65000}, TLS, session=<{session}>"
-                )
-            elif roll < 0.50:
-                line = (
-                    f"{iso} mail dovecot[2211]: pop3-login: Logged in: user=<{user}>, "
-                    f"method=PLAIN, rip={ip}, lip=10.0.0.5, mpid={n % 65000}, TLS, "
-                    f"session=<{session}>"
-                )
-            elif roll < 0.65:
-                line = (
-                    f"{classic} mail postfix/submission/smtpd[{n % 65000}]: {session[:11].upper()}: "
-                    f"client=unknown[{ip}], sasl_method=PLAIN, sasl_username={user}"
-                )
-            elif roll < 0.70:
-                line = (
-                    f"{classic} mail dovecot: pop3-login: Aborted login (auth failed, 1 attempts in "
-                    f"2 secs): user=<{user}>, method=PLAIN, rip={ip}, lip=10.0.0.5, "
-                    f"session=<{session}>"
-                )
-            elif roll < 0.72:
-                line = (
-                    f"<22>1 {iso} mail.{domain} postfix/smtpd {n % 65000} - - warning: "
-                    f"unknown[{ip}]: SASL LOGIN authentication failed: UGFzc3dvcmQ6"
-                )
-            elif roll < 0.82:
-                line = (
-                    f"{classic} mail dovecot: imap-login: Login: user=<{user}>, method=PLAIN, "
-                    f"rip={ip}, lip=10.0.0.5, mpid={n % 65000}, TLS, session=<{session}>"
-                )
-            else:
-                line = (
-                    f"{classic} mail postfix/qmgr[812]: {session[:11].upper()}: "
-                    f"from=<{user}>, size={rng.randint(900, 90000)}, nrcpt=1 (queue active)"
-                )
-            out.write(line)
+        office = Office.objects.filter(domain=opts["domain"]).first()
+        if office is None:
+            raise CommandError(f"No office with the domain {opts['domain']}.")
+        zone = zoneinfo.ZoneInfo(office.time_zone)
+        if opts["date"]:
+            first = dt.date.fromisoformat(opts["date"])
+        else:
+            first = dt.datetime.now(zone).date() - dt.timedelta(days=1)
+        users = list(
+            Account.objects.filter(office=office, mailbox__isnull=False, deleted_at__isnull=True)
+            .order_by("pk")
+            .values_list("login_id", flat=True)
+        )
+        out = sys.stdout
+        for offset in range(opts["days"]):
+            day = dt.datetime.combine(first + dt.timedelta(days=offset), dt.time(), zone)
+            stats = DayStats()
+            out.writelines(
+                day_lines(users, office.domain, day, seed=opts["seed"] + offset, stats=stats)
+            )
+            self.stderr.write(
+                f"{day:%Y-%m-%d}: {stats.lines:,} lines, {stats.logins:,} logins of "
+                f"{stats.accounts:,} accounts ({stats.pop3_users:,} POP3 clients, "
+                f"{stats.phones:,} phones, {stats.travellers} travellers, "
+                f"{stats.attackers} attackers)"
+            )
