@@ -270,9 +270,9 @@ def account_sign_ins_by_country(account: Account, first: dt.date, last: dt.date)
     (its own access history, read through its index)."""
     start, end = day_bounds(account.office, first, last)
     return (
-        AccessLog.objects.filter(account=account, at__gte=start, at__lt=end, succeeded=True)
+        AccessLog.objects.filter(account=account, hour__gte=start, hour__lt=end, succeeded=True)
         .values("country")
-        .annotate(n=Count("pk"))
+        .annotate(n=Sum("count"))
         .values_list("country", "n")
     )
 

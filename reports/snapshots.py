@@ -45,9 +45,12 @@ def sign_ins_by_country(office: Office, first: dt.date, last: dt.date) -> dict[s
     into counted rows changes only this count."""
     start, end = day_bounds(office, first, last)
     rows = (
-        AccessLog.objects.filter(office=office, at__gte=start, at__lt=end, succeeded=True)
+        # The history is folded into one row per client and UTC hour with
+        # its count of sign-ins; a day is the hours that start in it (exact
+        # wherever the office's midnight falls on a full hour).
+        AccessLog.objects.filter(office=office, hour__gte=start, hour__lt=end, succeeded=True)
         .values("country")
-        .annotate(n=Count("pk"))
+        .annotate(n=Sum("count"))
         .values_list("country", "n")
     )
     return dict(rows)

@@ -83,11 +83,12 @@ def test_sign_ins_are_counted_per_country_for_the_day_and_the_one_before(org):
             office=org.office,
             account=org.kim,
             protocol="pop3",
-            at=at,
+            hour=at.replace(minute=0, second=0, microsecond=0),
+            first_at=at,
+            last_at=at,
             ip="211.234.10.20",
             country=country,
             succeeded=ok,
-            session_id=f"{at.isoformat()}-{country}-{ok}",
         )
 
     log(NOON, "KR")
