@@ -15,6 +15,18 @@ from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db.models import QuerySet
 
 
+class CountedPaginator(Paginator):
+    """A paginator told its count: the screen counts once, its own way."""
+
+    def __init__(self, count: int, per_page: int):
+        super().__init__([], per_page)
+        self._known_count = count
+
+    @property
+    def count(self) -> int:
+        return self._known_count
+
+
 def page_number(paginator: Paginator, raw) -> int:
     """The page asked for, or the first (not a number) or last (too far)."""
     try:

@@ -31,7 +31,7 @@ from typing import Any
 
 import django_filters
 from django.conf import settings
-from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
+from django.core.paginator import Page
 from django.db import connection
 from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import RawSQL
@@ -47,6 +47,7 @@ from accounts.models import (
     MailListing,
     Office,
 )
+from accounts.paging import CountedPaginator, page_number
 
 SEARCH_MAX_LENGTH = 100
 DEFAULT_SORT = "name"
@@ -431,27 +432,6 @@ class UsagePage:
 SEARCH_PROBE_LIMIT = 1000
 
 
-class _CountedPaginator(Paginator):
-    """A paginator told its count: the list counts once, its own way."""
-
-    def __init__(self, count: int, per_page: int):
-        super().__init__([], per_page)
-        self._known_count = count
-
-    @property
-    def count(self) -> int:
-        return self._known_count
-
-
-def _page_number(paginator: Paginator, raw) -> int:
-    try:
-        return paginator.validate_number(raw)
-    except PageNotAnInteger:
-        return 1
-    except EmptyPage:
-        return paginator.num_pages
-
-
 def _addresses_sql() -> str:
     """The owner's sub-account IDs in the order they were added,
     space-separated (IDs hold no spaces), as a correlated subquery of the
@@ -561,8 +541,8 @@ def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsageP
             # search's OR, PostgreSQL estimated thousands of matches and
             # walked the name index for a LIMIT 1 (55 ms for one hit).
             few_matches = list(filterset.listing_matches().values_list("account_id", flat=True))
-    paginator = _CountedPaginator(count, per_page)
-    number = _page_number(paginator, params.get("page"))
+    paginator = CountedPaginator(count, per_page)
+    number = page_number(paginator, params.get("page"))
     offset = (number - 1) * per_page
     on_page = max(0, min(per_page, count - offset))
     rows: list[Account] = []

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger
 from django.db.models import Count, Sum
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -30,6 +30,7 @@ from django.views.decorators.http import require_GET
 from accounts.access_history import access_window_start, fold_hour, recent_access
 from accounts.mailstore import MailStoreError, get_mail_store
 from accounts.models import AccessLog, Account, Mailbox
+from accounts.paging import CountedPaginator
 from accounts.permissions import get_account_for_admin, office_admin_required
 from mailadmin.htmx import render_htmx
 
@@ -68,16 +69,6 @@ def last_access_in_window(mailbox: Mailbox | None, window_start) -> LastAccess |
     )
 
 
-class _CountedPaginator(Paginator):
-    def __init__(self, count: int, per_page: int):
-        super().__init__([], per_page)
-        self._known_count = count
-
-    @property
-    def count(self) -> int:
-        return self._known_count
-
-
 def access_history(account: Account, window_start, page_number) -> Page:
     """One page of the account's folded POP3/SMTP logins inside the
     window, newest first. Two queries whatever the page or the history's
@@ -89,7 +80,7 @@ def access_history(account: Account, window_start, page_number) -> Page:
         account=account, hour__gte=fold_hour(window_start), last_at__gte=window_start
     )
     totals = rows.aggregate(rows=Count("pk"), logins=Sum("count"))
-    paginator = _CountedPaginator(totals["rows"], ACCESS_PAGE_SIZE)
+    paginator = CountedPaginator(totals["rows"], ACCESS_PAGE_SIZE)
     try:
         number = paginator.validate_number(page_number)
     except PageNotAnInteger:
