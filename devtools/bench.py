@@ -378,9 +378,17 @@ def _audit_scenarios(dataset: Dataset) -> list[Scenario]:
     ]
 
 
-def run_pages(dataset: Dataset, repeat: int, progress: Callable[[str], None]) -> list[Scenario]:
+def run_pages(
+    dataset: Dataset,
+    repeat: int,
+    progress: Callable[[str], None],
+    only: tuple[str, ...] = (),
+) -> list[Scenario]:
     with admin_installed():
         scenarios = build_scenarios(dataset)
+        if only:
+            # A second look at a few pages without re-timing all of them.
+            scenarios = [s for s in scenarios if any(text in s.name for text in only)]
         client = Client()
         client.force_login(dataset.admin)  # a real session row, read on every request
         for scenario in scenarios:
@@ -601,6 +609,7 @@ def run(
     big_mailbox: int,
     progress: Callable[[str], None],
     skip: frozenset[str] = frozenset(),
+    only: tuple[str, ...] = (),
 ) -> Report:
     report = Report(
         database=connection.vendor,
@@ -614,7 +623,7 @@ def run(
         },
     )
     if "pages" not in skip:
-        report.scenarios = run_pages(dataset, repeat, progress)
+        report.scenarios = run_pages(dataset, repeat, progress, only)
     if "export" not in skip:
         progress("timing the request that starts a full export")
         report.export = time_export_start(dataset)

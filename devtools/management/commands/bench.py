@@ -32,6 +32,13 @@ class Command(BaseCommand):
             help="leave out a part (repeatable)",
         )
         parser.add_argument(
+            "--only",
+            action="append",
+            default=[],
+            metavar="TEXT",
+            help="time only the page scenarios whose name contains TEXT (repeatable)",
+        )
+        parser.add_argument(
             "--big-subaccount",
             type=int,
             default=None,
@@ -85,6 +92,7 @@ class Command(BaseCommand):
                 big_mailbox=big_mailbox,
                 progress=progress,
                 skip=frozenset(opts["skip"]),
+                only=tuple(opts["only"]),
             )
         self.stdout.write(bench.format_report(report))
         if opts["json_path"]:
