@@ -36,7 +36,7 @@ class Command(BaseCommand):
             action="append",
             default=[],
             metavar="TEXT",
-            help="time only the page scenarios whose name contains TEXT (repeatable)",
+            help="time only the page scenarios whose name starts with TEXT (repeatable)",
         )
         parser.add_argument(
             "--big-subaccount",
