@@ -33,7 +33,7 @@ import django_filters
 from django.conf import settings
 from django.core.paginator import Page
 from django.db import connection
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -289,9 +289,8 @@ def search_condition(office: Office, value: str, *, pk: str = "pk", indexed: boo
 
     In the plain form ``UPPER()`` is left out where case cannot matter
     (Hangul has none), and addresses are skipped for non-ASCII text because
-    sub-account IDs are ASCII. Addresses are matched with an
-    uncorrelated ``IN (SELECT account_id …)``, computed once rather than
-    per row, and an owner with several matching sub-accounts stays one row.
+    sub-account IDs are ASCII. Addresses are matched so that an owner with
+    several matching sub-accounts stays one row (see _subaccount_match).
     """
     value = value.strip()[:SEARCH_MAX_LENGTH]
     if not value:
@@ -305,7 +304,7 @@ def search_condition(office: Office, value: str, *, pk: str = "pk", indexed: boo
         return (
             Q(name__icontains=value)
             | Q(login_id__iendswith=local)
-            | Q(**{f"{pk}__in": _subaccount_owners(office, local_part__iendswith=local)})
+            | _subaccount_match(office, pk, local_part__iendswith=local)
         )
     if indexed and has_search_index(value):
         if connection.vendor == "postgresql":
@@ -320,9 +319,7 @@ def search_condition(office: Office, value: str, *, pk: str = "pk", indexed: boo
     lookup = "icontains" if trigram or value.lower() != value.upper() else "contains"
     condition = Q(**{f"name__{lookup}": value}) | Q(**{f"login_id__{lookup}": value})
     if value.isascii():
-        condition |= Q(
-            **{f"{pk}__in": _subaccount_owners(office, **{f"local_part__{lookup}": value})}
-        )
+        condition |= _subaccount_match(office, pk, **{f"local_part__{lookup}": value})
     return condition
 
 
@@ -358,6 +355,31 @@ def _subaccount_owners(office: Office, **local_part_lookup) -> QuerySet:
     return Address.objects.filter(office=office, folder__isnull=False, **local_part_lookup).values(
         "account_id"
     )
+
+
+def _subaccount_match(office: Office, pk: str, **local_part_lookup) -> Q:
+    """Accounts with a sub-account address matching the lookup.
+
+    PostgreSQL gets a correlated ``EXISTS``: it charges an uncorrelated
+    ``IN (SELECT …)`` its whole hash build again for every row of a nested
+    loop, so with it a broad search never walked the usage index and
+    sorted every match instead (about 0.7 s for ``kim`` by usage at 100,000
+    accounts, 10-15 ms with ``EXISTS``); it still hashes the subquery once
+    where that is cheaper. SQLite builds the ``IN`` list's index once and
+    probes it per row, the cheapest form it has.
+    """
+    if connection.vendor == "postgresql":
+        return Q(
+            Exists(
+                Address.objects.filter(
+                    office=office,
+                    folder__isnull=False,
+                    account_id=OuterRef(pk),
+                    **local_part_lookup,
+                )
+            )
+        )
+    return Q(**{f"{pk}__in": _subaccount_owners(office, **local_part_lookup)})
 
 
 def mail_accounts(office: Office) -> QuerySet:
