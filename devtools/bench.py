@@ -249,6 +249,8 @@ def build_scenarios(dataset: Dataset) -> list[Scenario]:
         ("search lee", "q=lee", "q=lee"),
         ("search kim, sort usage desc", "q=kim&sort=-usage", f"q=kim&o=-{USAGE_COLUMN}"),
         (f"search 김, page {deep_kim}", f"q=김&page={deep_kim}", f"q=김&p={deep_kim}"),
+        # The admin has no such filter: its default page is the yardstick.
+        ("flagged sign-ins (access=flagged)", "access=flagged", ""),
     ]
     scenarios = [
         Scenario(
