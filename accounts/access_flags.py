@@ -80,6 +80,8 @@ class FlagState:
         # (account, country or "" for a burst) → newest flagged sign-in
         self.open: dict[tuple[int, str], dt.datetime] = {}
         self.open_loaded: set[tuple[int, str]] = set()
+        # UTC day ordinal → its ISO text (asked for every sign-in)
+        self.days: dict[int, str] = {}
 
     # -- what the database knows, for the accounts a batch needs --
 
@@ -219,7 +221,10 @@ class FlagState:
                 kind = ""
             if newest is None or newest < at:
                 seen[country] = at
-            day = at.astimezone(dt.UTC).date().isoformat()
+            utc = at if at.tzinfo is dt.UTC else at.astimezone(dt.UTC)
+            day = self.days.get(ordinal := utc.toordinal())
+            if day is None:
+                day = self.days[ordinal] = utc.date().isoformat()
             summary = self.summary.setdefault(account_id, {})
             if summary.get(country, "") < day:
                 summary[country] = day

@@ -55,6 +55,11 @@ UNPARSED_SAMPLES = 5
 # Seconds before a stream's newest login within which replayed lines are
 # recognised by their hash (older ones are skipped outright).
 STREAM_TOLERANCE = dt.timedelta(seconds=5)
+# Logins per transaction when reading a backlog: one commit per batch
+# moves thousands of mailboxes' last access and rewrites the hours a batch
+# shares with the next, so fewer, larger batches write much less (a
+# follower commits every second whatever the size).
+BATCH_SIZE = 100_000
 # Lines logged twice (two syslog daemons) are recognised within this long.
 DOUBLE_LOGGED_WINDOW = dt.timedelta(minutes=10)
 
@@ -90,6 +95,9 @@ class _UserResolver:
         self.office = office
         self.domain = office.domain.lower()
         self.cache: dict[str, int | None] = {}
+        # Each name as logged → its key (a batch repeats a few thousand
+        # names many times over).
+        self.by_raw: dict[str, str | None] = {}
 
     def key(self, user: str) -> str | None:
         user = user.strip().lower()
@@ -101,7 +109,12 @@ class _UserResolver:
         return local
 
     def prefetch(self, users: Iterable[str]) -> None:
-        missing = {k for u in users if (k := self.key(u)) and k not in self.cache}
+        if len(self.by_raw) > 200_000:  # attackers' made-up names, in a long follow
+            self.by_raw.clear()
+        raw = set(users).difference(self.by_raw)
+        for user in raw:
+            self.by_raw[user] = self.key(user)
+        missing = {k for u in raw if (k := self.by_raw[u]) and k not in self.cache}
         keys = sorted(missing)
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
@@ -115,7 +128,7 @@ class _UserResolver:
                 self.cache[key] = found.get(key)
 
     def account_id(self, user: str) -> int | None:
-        key = self.key(user)
+        key = self.by_raw[user] if user in self.by_raw else self.key(user)
         return self.cache.get(key) if key else None
 
 
@@ -197,6 +210,48 @@ def _pg_array(values) -> str:
     return "{" + ",".join(parts) + "}"
 
 
+def _pg_times(values) -> str:
+    """``_pg_array`` of datetimes, each distinct moment written once (a
+    batch repeats its hours and seconds many times)."""
+    texts: dict[dt.datetime, str] = {}
+    parts = []
+    for value in values:
+        text = texts.get(value)
+        if text is None:
+            text = texts[value] = f'"{value.isoformat()}"'
+        parts.append(text)
+    return "{" + ",".join(parts) + "}"
+
+
+def _pg_words(values) -> str:
+    """``_pg_array`` of strings that need no escaping."""
+    return '{"' + '","'.join(values) + '"}' if values else "{}"
+
+
+def _pg_ints(values) -> str:
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def _pg_bools(values) -> str:
+    return "{" + ",".join("t" if v else "f" for v in values) + "}"
+
+
+# How each of FOLD_COLUMNS is written as an array literal.
+_FOLD_ENCODERS = (
+    _pg_ints,
+    _pg_ints,
+    _pg_words,
+    _pg_times,
+    _pg_words,
+    _pg_words,
+    _pg_bools,
+    _pg_times,
+    _pg_times,
+    _pg_ints,
+    _pg_words,
+)
+
+
 def upsert_folds(rows: list[tuple]) -> int:
     """Add folded logins (tuples in ``FOLD_COLUMNS`` order, one per fold
     key) to the access log: a new key is inserted, a known one gets its
@@ -233,7 +288,10 @@ def upsert_folds(rows: list[tuple]) -> int:
             "last_at = GREATEST(t.last_at, EXCLUDED.last_at), "
             "count = t.count + EXCLUDED.count, "
             "flag = CASE WHEN t.flag = '' THEN EXCLUDED.flag ELSE t.flag END",
-            [_pg_array(column) for column in zip(*rows, strict=True)],
+            [
+                encode(column)
+                for encode, column in zip(_FOLD_ENCODERS, zip(*rows, strict=True), strict=True)
+            ],
         )
         return max(cursor.rowcount, 0)
 
@@ -305,7 +363,7 @@ def _update_countries(summaries: dict[int, dict[str, str]]) -> None:
             )
 
 
-def _audit_occurrences(office: Office, occurrences: list[Occurrence], labels) -> None:
+def _audit_occurrences(office: Office, occurrences: list[Occurrence], labels, zone) -> None:
     AuditEvent.objects.bulk_create(
         [
             AuditEvent(
@@ -319,7 +377,7 @@ def _audit_occurrences(office: Office, occurrences: list[Occurrence], labels) ->
                     "protocol": o.protocol,
                     "country": o.country,
                     "sign_in_ip": o.ip,
-                    "sign_in_at": o.at.isoformat(),
+                    "sign_in_at": o.at.astimezone(zone).isoformat(),
                     **({"failures": o.failures} if o.failures else {}),
                 },
                 ip=o.ip,
@@ -342,7 +400,7 @@ class AccessLogImporter:
         office: Office,
         now: dt.datetime | None = None,
         time_zone: dt.tzinfo | None = None,
-        batch_size: int = 20_000,
+        batch_size: int = BATCH_SIZE,
         flags: bool = True,
     ):
         import zoneinfo
@@ -351,6 +409,7 @@ class AccessLogImporter:
         self.parser = LogParser(
             now=now or timezone.now(),
             time_zone=time_zone or zoneinfo.ZoneInfo(office.time_zone),
+            utc=True,
         )
         self.batch_size = batch_size
         self.stats = AccessImportStats()
@@ -456,56 +515,75 @@ class AccessLogImporter:
         self.users.prefetch(e.user for e in events)
         office_id = self.office.pk
         resolved = []
+        by_raw, cache = self.users.by_raw, self.users.cache
+        countries, country_of = self.countries, self._country
+        double_logged = self._double_logged
         for event in events:
-            account_id = self.users.account_id(event.user)
+            # (names are all in by_raw after the prefetch)
+            key = by_raw[event.user]
+            account_id = cache.get(key) if key else None
             if account_id is None:
                 self.stats.unknown_users += 1
                 self.stats.unknown_user_names[event.user.lower()] += 1
                 continue
-            at = event.at.replace(microsecond=0)
-            if event.session_id and self._double_logged(
+            at = event.at
+            if at.microsecond:
+                at = at.replace(microsecond=0)
+            if event.session_id and double_logged(
                 (account_id, event.protocol, at, event.ip, event.succeeded, event.session_id), at
             ):
                 self.stats.duplicates += 1
                 continue
-            resolved.append(
-                (account_id, at, event.protocol, event.ip, self._country(event.ip), event.succeeded)
-            )
+            ip = event.ip
+            country = countries.get(ip)
+            if country is None:
+                country = country_of(ip)
+            resolved.append((account_id, at, event.protocol, ip, country, event.succeeded))
         folds: dict[tuple, list] = {}
         newest: dict[int, tuple] = {}
         flagged: dict[int, tuple[dt.datetime, str]] = {}
         occurrences: list[Occurrence] = []
-        if self.flags is not None and resolved:
-            self.flags.prepare(resolved)
+        flags = self.flags
+        if flags is not None and resolved:
+            flags.prepare(resolved)
+        hours: dict[dt.datetime, dt.datetime] = {}
         for account_id, at, protocol, ip, country, succeeded in resolved:
             flag = ""
-            if self.flags is not None:
-                flag, occurrence = self.flags.flag(account_id, at, protocol, ip, country, succeeded)
+            if flags is not None:
+                flag, occurrence = flags.flag(account_id, at, protocol, ip, country, succeeded)
                 if occurrence is not None:
                     occurrences.append(occurrence)
                 if flag and (account_id not in flagged or flagged[account_id][0] <= at):
                     flagged[account_id] = (at, flag)
-            key = (account_id, fold_hour(at), protocol, ip, succeeded)
+            hour = hours.get(at)
+            if hour is None:
+                hour = hours[at] = fold_hour(at)
+            key = (account_id, hour, protocol, ip, succeeded)
             fold = folds.get(key)
             if fold is None:
                 folds[key] = [country, at, at, 1, flag]
             else:
-                fold[1] = min(fold[1], at)
-                fold[2] = max(fold[2], at)
+                if at < fold[1]:
+                    fold[1] = at
+                elif at > fold[2]:
+                    fold[2] = at
                 fold[3] += 1
-                fold[4] = fold[4] or flag
+                if not fold[4]:
+                    fold[4] = flag
             if succeeded:
                 current = newest.get(account_id)
                 if current is None or at > current[0]:
                     newest[account_id] = (at, protocol, ip, country)
+        # In the unique key's order: the upsert then walks the key's index
+        # pages in order instead of jumping about the 90-day history.
         rows = [
             (office_id, account_id, protocol, hour, ip, country, ok, first, last, count, flag)
-            for (account_id, hour, protocol, ip, ok), (country, first, last, count, flag) in (
+            for (account_id, hour, protocol, ip, ok), (country, first, last, count, flag) in sorted(
                 folds.items()
             )
         ]
         if rows:
-            access_partitions.ensure_for(row[3] for row in rows)
+            access_partitions.ensure_for(set(hours.values()))
         with transaction.atomic():
             self.stats.rows_written += upsert_folds(rows)
             self.stats.last_access_updated += _update_last_access(newest)
@@ -519,7 +597,7 @@ class AccessLogImporter:
                         "pk", "login_id"
                     )
                 )
-                _audit_occurrences(self.office, occurrences, labels)
+                _audit_occurrences(self.office, occurrences, labels, self.parser.time_zone)
             self._save_positions()
         self.stats.imported += len(resolved)
         self.stats.commits += 1
@@ -554,7 +632,7 @@ def import_access_log(
     lines: Iterable[str],
     now: dt.datetime | None = None,
     time_zone: dt.tzinfo | None = None,
-    batch_size: int = 20_000,
+    batch_size: int = BATCH_SIZE,
     stream: str | None = None,
 ) -> AccessImportStats:
     """Import lines; with ``stream``, as that named stream (a replay of

@@ -32,6 +32,9 @@ from collections.abc import Callable
 
 FIRST_LINE_LIMIT = 4096
 READ_SIZE = 1 << 20
+# Lines a follower reads before it looks at the clock again (at least one
+# READ_SIZE chunk is read at a time).
+FOLLOW_STEP = 2_000
 
 
 def _open(path: str):
@@ -176,7 +179,7 @@ def follow(
     paths: list[str],
     *,
     stop: Callable[[], bool],
-    batch_size: int = 20_000,
+    batch_size: int = 100_000,
     commit_seconds: float = 1.0,
     poll_seconds: float = 0.2,
 ) -> None:
@@ -184,14 +187,17 @@ def follow(
     ``commit_seconds``."""
     offsets: dict[str, int] = {}
     logs = [LogFile(path, importer, offsets) for path in paths]
+    # Read a backlog in small steps, so the clock is looked at well within
+    # the second whatever the batch size.
+    step = min(batch_size, FOLLOW_STEP)
     last_commit = time.monotonic()
     while not stop():
         fed = 0
         for log in logs:
-            got = log.read(batch_size)
+            got = log.read(step)
             if not got and log.changed():
                 log.close()
-                got = log.read(batch_size)
+                got = log.read(step)
             fed += got
         now = time.monotonic()
         if not fed or now - last_commit >= commit_seconds:

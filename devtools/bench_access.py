@@ -45,7 +45,7 @@ from django.utils import timezone
 
 from accounts import access_partitions
 from accounts.access_history import access_window_start, fold_hour
-from accounts.importers import AccessLogImporter
+from accounts.importers import BATCH_SIZE, AccessLogImporter
 from accounts.maillog_files import read_once
 from accounts.maintenance import prune_access_logs
 from accounts.models import AccessLog, Account, AuditEvent, Office
@@ -164,10 +164,11 @@ def old_layout_bytes(office: Office, users: list[str], day: dt.datetime, seed: i
     return {"logins": stored, "bytes": size, "bytes_per_login": round(size / max(1, stored), 1)}
 
 
-def timed_import(office: Office, path: Path) -> dict:
-    importer = AccessLogImporter(office=office, batch_size=20_000)
+def timed_import(office: Office, path: Path, batch_size: int = BATCH_SIZE) -> dict:
+    """As ``import_maillog FILE`` does, with its default batch size."""
+    importer = AccessLogImporter(office=office, batch_size=batch_size)
     started = time.perf_counter()
-    read_once(importer, [str(path)], 20_000)
+    read_once(importer, [str(path)], batch_size)
     stats = importer.finish()
     seconds = time.perf_counter() - started
     return {

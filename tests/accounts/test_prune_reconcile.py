@@ -199,3 +199,32 @@ def test_reconcile_of_a_consistent_demo_office_finds_nothing(db):
     output = io.StringIO()
     call_command("reconcile_usage", stdout=output)
     assert "; with drift: 0;" in output.getvalue()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL partitions")
+def test_every_old_month_goes_in_one_drop(org):
+    from django.test.utils import CaptureQueriesContext
+
+    with time_machine.travel(NOW, tick=False):
+        access_partitions.ensure_months(
+            [dt.datetime(2024, month, 1, tzinfo=dt.UTC) for month in (10, 11, 12)]
+            + [dt.datetime(2025, month, 1, tzinfo=dt.UTC) for month in range(1, 7)]
+        )
+    kept = [access(org.kim, 1), access(org.kim, 100.1)]
+    for days in (150, 200, 230):  # January 2025, December and November 2024
+        access(org.kim, days)
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+    with CaptureQueriesContext(connection) as queries:
+        output = run("prune_access_logs")
+
+    drops = [q["sql"] for q in queries if q["sql"].startswith("DROP") or "DETACH" in q["sql"]]
+    assert drops == [
+        "DROP TABLE accounts_accesslog_p202410, accounts_accesslog_p202411, "
+        "accounts_accesslog_p202412, accounts_accesslog_p202501"
+    ]
+    assert set(AccessLog.objects.values_list("pk", flat=True)) == {row.pk for row in kept}
+    for name in ("p202410", "p202411", "p202412", "p202501"):
+        assert f"dropped partition accounts_accesslog_{name}" in output
+    assert "accounts_accesslog_p202502" in access_partitions.existing_months().values()

@@ -9,7 +9,7 @@ import zoneinfo
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import maillog_files
-from accounts.importers import AccessImportStats, AccessLogImporter
+from accounts.importers import BATCH_SIZE, AccessImportStats, AccessLogImporter
 from accounts.models import Office
 
 
@@ -33,8 +33,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--batch-size",
             type=int,
-            default=20_000,
-            help="logins per transaction when reading a backlog (default 20,000)",
+            default=BATCH_SIZE,
+            help=f"logins per transaction when reading a backlog (default {BATCH_SIZE:,})",
         )
         parser.add_argument(
             "--follow",
