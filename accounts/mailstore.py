@@ -254,7 +254,7 @@ class DatabaseMailStore:
 
     def move_folder_to_inbox(self, mailbox: Mailbox, folder: Folder) -> int:
         """Every message of ``folder`` and the folders below it moves to the
-        inbox in one UPDATE, the inbox's counters grow by what moved; then
+        inbox in one UPDATE, the inbox's counters grow by theirs; then
         the folders go. The mailbox's usage does not change: the mail stays
         in the same mailbox.
 
@@ -264,20 +264,29 @@ class DatabaseMailStore:
         under way is waited for (and then moved with the rest): no message
         is left behind for the folders' deletion to take.
         """
-        folder_ids = list(
+        # The mailbox first, as 비우기 takes it (for update) before it zeroes
+        # the folders' counters: taken in that order by both, the two queue
+        # up rather than deadlock over the folder rows. (No key update:
+        # deliveries still store their messages meanwhile, and wait only to
+        # move the counters.)
+        list(Mailbox.objects.select_for_update(no_key=True).filter(pk=mailbox.pk).values("pk"))
+        locked = list(
             Folder.objects.select_for_update()
             .filter(pk__in=RawSQL(_folder_tree_sql(), [folder.pk]))
-            .values_list("pk", flat=True)
+            .values_list("pk", "message_count", "size_bytes")
         )
+        folder_ids = [pk for pk, _count, _size in locked]
         inbox = Folder.objects.get(mailbox=mailbox, role=Folder.Role.INBOX)
         moving = Message.objects.filter(mailbox_id=mailbox.pk, folder_id__in=folder_ids)
-        # What moves is summed from the messages themselves (an index-only
-        # read of the rows the UPDATE visits anyway), so the inbox gains
-        # what it really receives even if a folder's counters had drifted.
-        size = moving.aggregate(size=Sum("size_bytes"))["size"] or 0
         moved = moving.update(folder=inbox)
+        # The inbox takes over the moving folders' counters (read under
+        # their lock, so they are the messages that moved): the folders'
+        # counters still add up to the mailbox's, and no message is read
+        # to count them. A drifted counter moves with its mail, for
+        # ``reconcile_usage`` to find.
         Folder.objects.filter(pk=inbox.pk).update(
-            message_count=F("message_count") + moved, size_bytes=F("size_bytes") + size
+            message_count=F("message_count") + sum(count for _pk, count, _size in locked),
+            size_bytes=F("size_bytes") + sum(size for _pk, _count, size in locked),
         )
         # Empty by now (everything moved, nothing can arrive).
         Folder.objects.filter(pk__in=folder_ids).delete()
