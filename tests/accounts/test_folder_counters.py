@@ -7,6 +7,8 @@ fills them for the mail already stored."""
 from __future__ import annotations
 
 import io
+import threading
+import time
 
 import pytest
 from django.core.management import call_command
@@ -200,8 +202,10 @@ def test_deliveries_at_once_into_one_folder_all_count(org):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("round_", range(3))
 def test_emptying_while_a_sub_account_is_deleted_neither_fails(org, round_):
-    """Both change the same folders' counters; they queue up on the mailbox
-    row (taken first by both) instead of deadlocking over the folders."""
+    """Both change the same folders' counters (and a delivery the inbox's),
+    released together in every order: each succeeds and the counters end
+    equal to the messages left. (The interleaving that would deadlock is
+    forced in the next test.)"""
     from tests.subaccounts.test_concurrency import run_together
 
     _shared_database_or_skip()
@@ -219,6 +223,64 @@ def test_emptying_while_a_sub_account_is_deleted_neither_fails(org, round_):
 
     assert not [r for r in results if isinstance(r, BaseException)], results
     assert not Folder.objects.filter(pk=sales.folder.pk).exists()
+    assert_counters_true(org.kim.mailbox)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_emptying_waits_for_a_sub_account_delete_holding_its_folders(org, monkeypatch):
+    """The interleaving that would deadlock: the delete has locked the
+    sub-account's folders and not yet moved their mail when 비우기 starts.
+    Were 비우기 to delete those messages (row locks) and then wait for the
+    folder rows to zero them, the delete's move would wait for those very
+    messages. Both take the mailbox row first, so 비우기 waits instead."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one writing transaction at a time: nothing interleaves")
+    sales = subaccount_add(actor=None, owner=org.kim, local_part="sales")
+    bulk_deliver(org.kim, 20, 10, folder=sales.folder)
+    bulk_deliver(org.kim, 5, 10)
+    folders_locked = threading.Event()
+    get = Folder.objects.get
+
+    def slow_inbox_lookup(*args, **kwargs):
+        # Called by the move right after it locked the folders.
+        if kwargs.get("role") == Folder.Role.INBOX:
+            folders_locked.set()
+            time.sleep(2)  # room for 비우기 to get as far as it can
+        return get(*args, **kwargs)
+
+    monkeypatch.setattr(Folder.objects, "get", slow_inbox_lookup)
+    results: dict[str, object] = {}
+
+    def run(name, call, wait=None):
+        try:
+            if wait is not None:
+                assert wait.wait(timeout=30)
+            results[name] = call()
+        except BaseException as error:  # noqa: BLE001 - reported to the test
+            results[name] = error
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(
+            target=run,
+            args=(
+                "delete",
+                lambda: subaccount_delete(actor=None, owner=org.kim, local_part="sales"),
+            ),
+        ),
+        threading.Thread(
+            target=run,
+            args=("empty", lambda: mailbox_empty(account=org.kim, actor=org.admin), folders_locked),
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert results["delete"] == 20, results
+    assert results["empty"].messages == 25, results  # the moved mail too: it came after
     assert_counters_true(org.kim.mailbox)
 
 
