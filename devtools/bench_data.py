@@ -111,13 +111,21 @@ def _table_exists(name: str) -> bool:
 
 
 def ensure_dataset(
-    *, domain: str, accounts: int, progress: Callable[[str], None] | None = None
+    *,
+    domain: str,
+    accounts: int,
+    progress: Callable[[str], None] | None = None,
+    pane_mailbox: int | None = None,
 ) -> Dataset:
     """The bench office at the requested size: reused when it is already
-    there, topped up when rows are missing, rebuilt when its size differs."""
+    there, topped up when rows are missing, rebuilt when its size differs.
+    ``pane_mailbox`` sets how many messages the big mailbox (whose pane is
+    timed) holds, instead of 2 per account."""
     require_embedded_store()
     started = time.perf_counter()
     targets = Targets.for_accounts(accounts)
+    if pane_mailbox is not None:
+        targets.big_mailbox = pane_mailbox
     office = Office.objects.filter(domain=domain).first()
     reused = office is not None
     if office is not None and Account.objects.filter(office=office).count() != accounts:
