@@ -24,10 +24,10 @@ console unchanged.
 
 :class:`DatabaseMailStore` is the embedded store: messages are rows of the
 console's own database (``Message``), kept in the same transaction as the
-counters (the mailbox's, and each folder's own). It serves the demo, ``make run`` and the fast tests. A store for
-a real mail server is picked with the ``MAIL_STORE`` setting; nothing
-outside this module (and the stores) touches ``Message`` rows for these
-operations.
+counters (the mailbox's, and each folder's own). It serves the demo,
+``make run`` and the fast tests. A store for a real mail server is picked
+with the ``MAIL_STORE`` setting; nothing outside this module (and the
+stores) touches ``Message`` rows for these operations.
 """
 
 from __future__ import annotations
