@@ -844,6 +844,8 @@ def import_maildir(*, account: Account, path: Path | str, append: bool = False) 
                 "messages; importing again would add duplicates (pass --append to add anyway)."
             )
         folders = _FolderMap(mailbox, stats)
+        # Each folder's totals, added to its counters once at the end.
+        per_folder: dict[int, list[int]] = {}
         batch: list[Message] = []
         for maildir_name, directory in directories:
             folder = folders.resolve(maildir_name)
@@ -872,6 +874,9 @@ def import_maildir(*, account: Account, path: Path | str, append: bool = False) 
                 stats.bytes += size
                 stats.per_folder[label] += 1
                 stats.bytes_per_folder[label] += size
+                totals = per_folder.setdefault(folder.pk, [0, 0])
+                totals[0] += 1
+                totals[1] += size
                 if len(batch) >= 2000:
                     Message.objects.bulk_create(batch)
                     batch = []
@@ -880,6 +885,11 @@ def import_maildir(*, account: Account, path: Path | str, append: bool = False) 
             used_bytes=F("used_bytes") + stats.bytes,
             message_count=F("message_count") + stats.messages,
         )
+        # One UPDATE per folder that received mail (a mailbox has a handful).
+        for folder_id, (count, size) in per_folder.items():
+            Folder.objects.filter(pk=folder_id).update(
+                message_count=F("message_count") + count, size_bytes=F("size_bytes") + size
+            )
     return stats
 
 

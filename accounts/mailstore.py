@@ -8,7 +8,8 @@ operation the console performs on mail goes through this seam:
 - folder figures of one mailbox (the detail pane),
 - the figures of one folder and the folders below it (the sub-account
   delete dialog),
-- the real usage of many mailboxes (``reconcile_usage``),
+- the real usage of many mailboxes (``reconcile_usage``), and the folders
+  whose counters differ from their mail (and their recount),
 - empty a mailbox (비우기),
 - create a sub-account folder inside the inbox,
 - move a folder's mail into the inbox and delete the folder (returning
@@ -23,10 +24,10 @@ console unchanged.
 
 :class:`DatabaseMailStore` is the embedded store: messages are rows of the
 console's own database (``Message``), kept in the same transaction as the
-counters. It serves the demo, ``make run`` and the fast tests. A store for
-a real mail server is picked with the ``MAIL_STORE`` setting; nothing
-outside this module (and the stores) touches ``Message`` rows for these
-operations.
+counters (the mailbox's, and each folder's own). It serves the demo,
+``make run`` and the fast tests. A store for a real mail server is picked
+with the ``MAIL_STORE`` setting; nothing outside this module (and the
+stores) touches ``Message`` rows for these operations.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from typing import Protocol
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models import Count, F, OuterRef, Subquery, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils.module_loading import import_string
@@ -71,6 +72,16 @@ class FolderFigure:
     address: str = ""
 
 
+@dataclass(frozen=True)
+class FolderDrift:
+    """A folder whose counters differ from the mail it holds."""
+
+    mailbox_id: int
+    folder: str
+    stored: Usage
+    actual: Usage
+
+
 # Standard folders first, in the order mail clients show them.
 FOLDER_ORDER = {
     Folder.Role.INBOX: 0,
@@ -87,6 +98,10 @@ class MailStore(Protocol):
     def folder_tree_usage(self, folder: Folder) -> Usage: ...
 
     def usage(self, mailboxes: list[Mailbox]) -> dict[int, Usage]: ...
+
+    def folder_drift(self, mailboxes: list[Mailbox]) -> list[FolderDrift]: ...
+
+    def recount_folders(self, mailbox: Mailbox) -> None: ...
 
     def empty(self, mailbox: Mailbox) -> Usage: ...
 
@@ -138,31 +153,29 @@ def _folder_tree_sql() -> str:
     )
 
 
+def counted_from_messages(count: str = "message_count", size: str = "size_bytes") -> dict:
+    """A folder's count and size of messages as correlated subqueries (read
+    from the (folder, size_bytes) index), for ``annotate`` or, with the
+    default names, for a set-based ``update`` of folders' counters."""
+    per_folder = Message.objects.filter(folder=OuterRef("pk")).order_by().values("folder")
+    return {
+        count: Coalesce(Subquery(per_folder.annotate(n=Count("*")).values("n")), 0),
+        size: Coalesce(Subquery(per_folder.annotate(total=Sum("size_bytes")).values("total")), 0),
+    }
+
+
 class DatabaseMailStore:
     """The embedded store: messages are ``Message`` rows; every operation is
     a bounded number of statements whatever the size of the mailbox, inside
     the caller's transaction."""
 
     def folder_figures(self, mailbox: Mailbox) -> list[FolderFigure]:
-        # One query: the mailbox's folders, each with two correlated
-        # aggregates over its own messages, both read from the
-        # (folder, size_bytes) index alone (COUNT(*), not of a column the
-        # index lacks).
-        # Unlike a LEFT JOIN + GROUP BY, whose plan PostgreSQL may turn into
-        # a scan of the whole message table when its statistics are stale,
-        # this plan cannot leave the mailbox.
-        per_folder = Message.objects.filter(folder=OuterRef("pk")).order_by().values("folder")
+        # One query: the mailbox's folders with their counters and the
+        # sub-account address delivering into each; no message is read, so
+        # a folder of 200,000 messages costs what an empty one does.
         address = Address.objects.filter(folder=OuterRef("pk")).values("local_part")[:1]
         folders = list(
-            Folder.objects.filter(mailbox=mailbox)
-            .order_by()
-            .annotate(
-                address=Subquery(address),
-                message_total=Coalesce(Subquery(per_folder.annotate(n=Count("*")).values("n")), 0),
-                size_total=Coalesce(
-                    Subquery(per_folder.annotate(size=Sum("size_bytes")).values("size")), 0
-                ),
-            )
+            Folder.objects.filter(mailbox=mailbox).order_by().annotate(address=Subquery(address))
         )
         for folder in folders:
             folder.sort_key = (
@@ -177,18 +190,19 @@ class DatabaseMailStore:
                 role=f.role,
                 role_label=f.get_role_display(),
                 depth=f.depth,
-                message_total=f.message_total,
-                size_total=f.size_total,
+                message_total=f.message_count,
+                size_total=f.size_bytes,
                 address=f.address or "",
             )
             for f in ordered
         ]
 
     def folder_tree_usage(self, folder: Folder) -> Usage:
-        totals = Message.objects.filter(
-            mailbox_id=folder.mailbox_id, folder_id__in=RawSQL(_folder_tree_sql(), [folder.pk])
-        ).aggregate(n=Count("pk"), size=Sum("size_bytes"))
-        return Usage(bytes=totals["size"] or 0, messages=totals["n"])
+        # The counters of the folder and the folders below it.
+        totals = Folder.objects.filter(
+            mailbox_id=folder.mailbox_id, pk__in=RawSQL(_folder_tree_sql(), [folder.pk])
+        ).aggregate(n=Sum("message_count"), size=Sum("size_bytes"))
+        return Usage(bytes=totals["size"] or 0, messages=totals["n"] or 0)
 
     def usage(self, mailboxes: list[Mailbox]) -> dict[int, Usage]:
         found = {
@@ -199,12 +213,38 @@ class DatabaseMailStore:
         }
         return {m.pk: found.get(m.pk, Usage(0, 0)) for m in mailboxes}
 
+    def folder_drift(self, mailboxes: list[Mailbox]) -> list[FolderDrift]:
+        """The folders of these mailboxes whose counters are not what their
+        messages add up to, in one query."""
+        drifted = (
+            Folder.objects.filter(mailbox_id__in=[m.pk for m in mailboxes])
+            .annotate(**counted_from_messages("actual_count", "actual_size"))
+            .exclude(message_count=F("actual_count"), size_bytes=F("actual_size"))
+            .order_by("mailbox_id", "pk")
+        )
+        return [
+            FolderDrift(
+                mailbox_id=f.mailbox_id,
+                folder=f.name,
+                stored=Usage(bytes=f.size_bytes, messages=f.message_count),
+                actual=Usage(bytes=f.actual_size, messages=f.actual_count),
+            )
+            for f in drifted
+        ]
+
+    def recount_folders(self, mailbox: Mailbox) -> None:
+        """Every folder's counters set to its messages in one UPDATE; the
+        caller holds the mailbox lock."""
+        Folder.objects.filter(mailbox=mailbox).update(**counted_from_messages())
+
     def empty(self, mailbox: Mailbox) -> Usage:
-        """Delete every message of the mailbox, in every folder; the caller
-        holds the mailbox lock and resets the counters."""
+        """Delete every message of the mailbox, in every folder, and set
+        every folder's counters to zero; the caller holds the mailbox lock
+        and resets the mailbox's counters."""
         messages = Message.objects.filter(office_id=mailbox.office_id, mailbox=mailbox)
         totals = messages.aggregate(size=Sum("size_bytes"))
         deleted, _per_model = messages.delete()
+        Folder.objects.filter(mailbox=mailbox).update(message_count=0, size_bytes=0)
         return Usage(bytes=totals["size"] or 0, messages=deleted)
 
     def create_folder(self, mailbox: Mailbox, *, parent: Folder, name: str, role: str) -> Folder:
@@ -214,8 +254,9 @@ class DatabaseMailStore:
 
     def move_folder_to_inbox(self, mailbox: Mailbox, folder: Folder) -> int:
         """Every message of ``folder`` and the folders below it moves to the
-        inbox in one UPDATE; then the folders go. The mailbox's usage does
-        not change: the mail stays in the same mailbox.
+        inbox in one UPDATE, the inbox's counters grow by theirs; then
+        the folders go. The mailbox's usage does not change: the mail stays
+        in the same mailbox.
 
         The folder rows are locked first. Storing a message takes a
         key-share lock on its folder row, so while we hold them no message
@@ -223,14 +264,30 @@ class DatabaseMailStore:
         under way is waited for (and then moved with the rest): no message
         is left behind for the folders' deletion to take.
         """
-        folder_ids = list(
+        # The mailbox first, as 비우기 takes it (for update) before it zeroes
+        # the folders' counters: taken in that order by both, the two queue
+        # up rather than deadlock over the folder rows. (No key update:
+        # deliveries still store their messages meanwhile, and wait only to
+        # move the counters.)
+        list(Mailbox.objects.select_for_update(no_key=True).filter(pk=mailbox.pk).values("pk"))
+        locked = list(
             Folder.objects.select_for_update()
             .filter(pk__in=RawSQL(_folder_tree_sql(), [folder.pk]))
-            .values_list("pk", flat=True)
+            .values_list("pk", "message_count", "size_bytes")
         )
+        folder_ids = [pk for pk, _count, _size in locked]
         inbox = Folder.objects.get(mailbox=mailbox, role=Folder.Role.INBOX)
         moving = Message.objects.filter(mailbox_id=mailbox.pk, folder_id__in=folder_ids)
         moved = moving.update(folder=inbox)
+        # The inbox takes over the moving folders' counters (read under
+        # their lock, so they are the messages that moved): the folders'
+        # counters still add up to the mailbox's, and no message is read
+        # to count them. A drifted counter moves with its mail, for
+        # ``reconcile_usage`` to find.
+        Folder.objects.filter(pk=inbox.pk).update(
+            message_count=F("message_count") + sum(count for _pk, count, _size in locked),
+            size_bytes=F("size_bytes") + sum(size for _pk, _count, size in locked),
+        )
         # Empty by now (everything moved, nothing can arrive).
         Folder.objects.filter(pk__in=folder_ids).delete()
         return moved

@@ -21,6 +21,7 @@ from django.utils.translation import gettext
 from accounts.doveadm import EXIT_EXISTS, EXIT_NO_USER, EXIT_NOT_FOUND, Doveadm, DoveadmError
 from accounts.mailstore import (
     FOLDER_ORDER,
+    FolderDrift,
     FolderFigure,
     MailStoreError,
     Usage,
@@ -180,6 +181,14 @@ class DovecotMailStore:
     def totals(self, mailbox: Mailbox) -> Usage:
         rows = self.doveadm.mailbox_status(user_of(mailbox))
         return Usage(bytes=sum(r["vsize"] for r in rows), messages=sum(r["messages"] for r in rows))
+
+    def folder_drift(self, mailboxes: list[Mailbox]) -> list[FolderDrift]:
+        """Dovecot counts its own folders (the pane asks it); the console
+        keeps no folder counters for this store, so none can drift."""
+        return []
+
+    def recount_folders(self, mailbox: Mailbox) -> None:
+        """Nothing to recount: see :meth:`folder_drift`."""
 
     # --- actions ---------------------------------------------------------
 

@@ -120,9 +120,9 @@ ACCESS_FIELDS = ("last_access_at", "last_access_protocol", "last_access_ip", "la
 def reconcile_usage(
     *, office=None, fix: bool = False, now: dt.datetime | None = None, chunk_size: int = 1000
 ) -> ReconcileResult:
-    """Recompute every mailbox's counters from the mail store and its last
-    access from the access log; report each difference, and store the
-    recomputed values when ``fix``.
+    """Recompute every mailbox's counters (and each of its folders') from
+    the mail store and its last access from the access log; report each
+    difference, and store the recomputed values when ``fix``.
 
     Last access is the newest login of the newest successful POP3/SMTP
     row (the folded rows keep each one's last login to the second). When the log holds
@@ -149,6 +149,9 @@ def reconcile_usage(
         last_pk = chunk[-1].pk
         result.mailboxes += len(chunk)
         usage = store.usage(chunk)
+        folder_drift: dict[int, list] = {}
+        for drift in store.folder_drift(chunk):
+            folder_drift.setdefault(drift.mailbox_id, []).append(drift)
         access = AccessLog.objects.in_bulk(
             [m.newest_access_id for m in chunk if m.newest_access_id]
         )
@@ -187,18 +190,36 @@ def reconcile_usage(
                     setattr(mailbox, name, value)
                     changed_fields.add(name)
                     drifted = True
+            for drift in folder_drift.get(mailbox.pk, []):
+                for name, was, counted in (
+                    ("message_count", drift.stored.messages, drift.actual.messages),
+                    ("size_bytes", drift.stored.bytes, drift.actual.bytes),
+                ):
+                    if was != counted:
+                        result.drifts.append(
+                            Drift(
+                                mailbox.pk,
+                                mailbox.account.email,
+                                f"folder {drift.folder}: {name}",
+                                was,
+                                counted,
+                            )
+                        )
+                drifted = True
             if drifted:
                 changed.append(mailbox)
         if fix and changed:
             with transaction.atomic():
-                _store_fixes(store, changed, changed_fields)
+                _store_fixes(store, changed, changed_fields, set(folder_drift))
             result.fixed += len(changed)
 
 
-def _store_fixes(store, changed: list[Mailbox], fields: set[str]) -> None:
+def _store_fixes(
+    store, changed: list[Mailbox], fields: set[str], folders_drifted: set[int]
+) -> None:
     """Counters are asked of the mail store again under the mailbox lock so
-    that mail delivered meanwhile is counted; the last access is written as
-    found."""
+    that mail delivered meanwhile is counted (folders are recounted under it
+    too); the last access is written as found."""
     for mailbox in changed:
         rows = Mailbox.objects.filter(pk=mailbox.pk)
         list(rows.select_for_update().values_list("pk"))  # hold the row while counting
@@ -209,4 +230,7 @@ def _store_fixes(store, changed: list[Mailbox], fields: set[str]) -> None:
         for name in ACCESS_FIELDS:
             if name in fields:
                 updates[name] = getattr(mailbox, name)
-        rows.update(**updates)
+        if updates:
+            rows.update(**updates)
+        if mailbox.pk in folders_drifted:
+            store.recount_folders(mailbox)

@@ -419,10 +419,21 @@ class Folder(models.Model):
     )
     name = models.CharField(_("folder name"), max_length=255)
     role = models.CharField(max_length=12, choices=Role.choices, default=Role.CUSTOM)
+    # The folder's own messages (not those of folders below it), kept in the
+    # same transaction as every message insert, delete and move, like the
+    # mailbox's counters: the detail pane reads these instead of counting a
+    # folder that may hold hundreds of thousands of messages. Only the
+    # embedded store keeps them; the Dovecot store asks Dovecot.
+    message_count = models.IntegerField(_("messages"), default=0)
+    size_bytes = models.BigIntegerField(_("size"), default=0)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
+            models.CheckConstraint(
+                condition=Q(message_count__gte=0), name="folder_count_nonnegative"
+            ),
+            models.CheckConstraint(condition=Q(size_bytes__gte=0), name="folder_size_nonnegative"),
             models.UniqueConstraint(
                 "mailbox",
                 Lower("name"),

@@ -96,8 +96,10 @@ def message_deliver(
     sender: str = "",
     received_at=None,
 ) -> Message:
-    """Store one message in the embedded store and move the mailbox counters
-    with it, in the same transaction, so they always equal the messages."""
+    """Store one message in the embedded store and move the mailbox's and
+    the folder's counters with it, in the same transaction, so they always
+    equal the messages. Each counter moves by an ``UPDATE … = x + n`` on
+    its row, which takes the row's lock: two deliveries at once both count."""
     if size_bytes < 0:
         raise DomainError("A message cannot have a negative size.")
     message = Message.objects.create(
@@ -111,6 +113,9 @@ def message_deliver(
     )
     Mailbox.objects.filter(pk=folder.mailbox_id).update(
         used_bytes=F("used_bytes") + size_bytes, message_count=F("message_count") + 1
+    )
+    Folder.objects.filter(pk=folder.pk).update(
+        size_bytes=F("size_bytes") + size_bytes, message_count=F("message_count") + 1
     )
     return message
 
@@ -293,8 +298,8 @@ def mailbox_empty(*, account: Account, actor: Account, ip: str | None = None) ->
     event records what the mail store reported. Folders remain.
 
     With the embedded store the number of statements does not depend on
-    the size of the mailbox: a lock, one aggregate, one DELETE, one counter
-    reset and the audit row.
+    the size of the mailbox: a lock, one aggregate, one DELETE, the
+    folders' counter reset (in the store), the mailbox's and the audit row.
     """
     # The lock serialises with other services changing this mailbox; a
     # delivery racing with us either committed before (its message is

@@ -37,7 +37,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext, modify_settings, override_settings
 from django.urls import reverse
 
-from accounts.models import AccessLog, Account, Office
+from accounts.models import AccessLog, Account, Mailbox, Office
 from devtools.bench_data import Dataset, drop_office
 from reports.models import AccountUsageDay
 
@@ -283,6 +283,26 @@ def build_scenarios(dataset: Dataset) -> list[Scenario]:
     )
     if dataset.big_mailbox is not None:
         big = dataset.big_mailbox
+        # Its yardstick: the pane of a mailbox holding a handful of messages
+        # (the one closest to 10), which should cost the same.
+        small = (
+            Mailbox.objects.filter(office=office, message_count__gt=0, message_count__lte=10)
+            .select_related("account")
+            .order_by("-message_count", "pk")
+            .first()
+        )
+        if small is not None:
+            scenarios.append(
+                Scenario(
+                    name=f"detail pane ({small.account.login_id}, "
+                    f"{small.message_count:,} messages)",
+                    ours_url=reverse(
+                        "mail_account_detail",
+                        kwargs={"domain": domain, "login_id": small.account.login_id},
+                    ),
+                    htmx=True,
+                )
+            )
         scenarios.append(
             Scenario(
                 name=f"detail pane ({big.account.login_id}, {big.message_count:,} messages)",

@@ -120,13 +120,21 @@ def _table_exists(name: str) -> bool:
 
 
 def ensure_dataset(
-    *, domain: str, accounts: int, progress: Callable[[str], None] | None = None
+    *,
+    domain: str,
+    accounts: int,
+    progress: Callable[[str], None] | None = None,
+    pane_mailbox: int | None = None,
 ) -> Dataset:
     """The bench office at the requested size: reused when it is already
-    there, topped up when rows are missing, rebuilt when its size differs."""
+    there, topped up when rows are missing, rebuilt when its size differs.
+    ``pane_mailbox`` sets how many messages the big mailbox (whose pane is
+    timed) holds, instead of 2 per account."""
     require_embedded_store()
     started = time.perf_counter()
     targets = Targets.for_accounts(accounts)
+    if pane_mailbox is not None:
+        targets.big_mailbox = pane_mailbox
     office = Office.objects.filter(domain=domain).first()
     reused = office is not None
     if office is not None and Account.objects.filter(office=office).count() != accounts:
@@ -449,8 +457,9 @@ def _top_up_messages(office: Office, needed: int, progress) -> None:
 
 
 def recompute_denormalised(office: Office) -> None:
-    """Counters equal to the messages, and last access equal to the newest
-    successful access row: one set-based UPDATE each."""
+    """Counters (the mailboxes' and the folders') equal to the messages, and
+    last access equal to the newest successful access row: one set-based
+    UPDATE each."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "UPDATE accounts_mailbox SET "
@@ -461,6 +470,7 @@ def recompute_denormalised(office: Office) -> None:
             "WHERE office_id = %s",
             [office.pk],
         )
+        cursor.execute(FOLDER_RECOUNT + "WHERE office_id = %s", [office.pk])
         newest = (
             "FROM accounts_accesslog l WHERE l.account_id = accounts_mailbox.account_id "
             "AND l.succeeded"
@@ -475,10 +485,21 @@ def recompute_denormalised(office: Office) -> None:
         )
 
 
+# Each folder's counters from its messages (the (folder, size_bytes) index).
+FOLDER_RECOUNT = (
+    "UPDATE accounts_folder SET "
+    "size_bytes = COALESCE((SELECT SUM(size_bytes) FROM accounts_message m "
+    "  WHERE m.folder_id = accounts_folder.id), 0), "
+    "message_count = (SELECT COUNT(*) FROM accounts_message m "
+    "  WHERE m.folder_id = accounts_folder.id) "
+)
+
+
 def insert_messages(folder, count: int) -> None:
     """``count`` messages into one folder with one INSERT, and the mailbox's
-    counters recomputed with them, so that the counters equal the messages
-    (as the services keep them) before the operation being measured."""
+    and the folder's counters recomputed with them, so that the counters
+    equal the messages (as the services keep them) before the operation
+    being measured."""
     moment, _ = _vendor_sql()
     sql = (
         _series(count) + "INSERT INTO accounts_message "
@@ -498,3 +519,4 @@ def insert_messages(folder, count: int) -> None:
             "WHERE id = %s",
             [folder.mailbox_id],
         )
+        cursor.execute(FOLDER_RECOUNT + "WHERE id = %s", [folder.pk])

@@ -41,7 +41,7 @@ from django.utils import timezone
 from accounts import access_partitions
 from accounts.access_history import fold_hour
 from accounts.geo import country_for_ip
-from accounts.mailstore import DatabaseMailStore, get_mail_store
+from accounts.mailstore import DatabaseMailStore, counted_from_messages, get_mail_store
 from accounts.models import (
     AccessLog,
     Account,
@@ -573,6 +573,11 @@ def _write_chunk(gen: Generator, office: Office, specs: list[dict], admin_hash: 
                 )
             )
     Message.objects.bulk_create(messages, batch_size=5000)
+    # The folders' counters, as the services keep them: one set-based UPDATE
+    # of this batch's folders.
+    Folder.objects.filter(mailbox__in=[plan["mailbox"] for plan in plans]).update(
+        **counted_from_messages()
+    )
     result.messages += len(messages)
 
     # Folded as the importer folds them: one row per account, UTC hour,

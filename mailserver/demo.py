@@ -71,6 +71,8 @@ def push_office_to_dovecot(
             )
             saved += 1
         Message.objects.filter(mailbox=mailbox).delete()
+        # The rows are gone, so are their counts (Dovecot counts from now on).
+        Folder.objects.filter(mailbox=mailbox).update(message_count=0, size_bytes=0)
         if progress and number % 50 == 0:
             progress(f"{number:,} mailboxes in Dovecot")
     # Dovecot's usage rows set the counters as it went; a row SQLite could

@@ -12,9 +12,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.access_history import fold_hour
-from accounts.models import AccessLog, Account, Mailbox
+from accounts.models import AccessLog, Account, Folder, Mailbox
 from accounts.services import inbox_of, message_deliver
 from subaccounts.services import subaccount_add
+from tests.accounts.usage_data import bulk_deliver
 
 pytestmark = pytest.mark.django_db
 
@@ -452,3 +453,26 @@ def test_sub_account_folders_cost_the_pane_no_extra_query(admin_client, org):
     subaccount_add(actor=None, owner=org.kim, local_part="sales")
     subaccount_add(actor=None, owner=org.kim, local_part="orders")
     assert _count_queries(admin_client, url("minjun.kim")) == plain
+
+
+def test_a_mailbox_full_of_mail_costs_the_pane_what_an_almost_empty_one_does(admin_client, org):
+    """The folder figures are the folders' counters: no query of the pane
+    reads the messages, so 3,000 cost what 2 do."""
+    message_deliver(folder=inbox_of(org.lee.mailbox), size_bytes=10)
+    message_deliver(folder=inbox_of(org.lee.mailbox), size_bytes=20)
+    bulk_deliver(org.kim, 3000, 1000)
+    bulk_deliver(org.kim, 500, 10, folder=Folder.objects.get(mailbox=org.kim.mailbox, role="sent"))
+
+    with CaptureQueriesContext(connection) as few:
+        few_figures = {f.name: f for f in pane(admin_client, "seoyeon.lee").context["folders"]}
+    with CaptureQueriesContext(connection) as many:
+        many_figures = {f.name: f for f in pane(admin_client).context["folders"]}
+
+    assert len(many) == len(few)
+    assert not [q for q in many.captured_queries if "accounts_message" in q["sql"]]
+    assert (few_figures["Inbox"].message_total, few_figures["Inbox"].size_total) == (2, 30)
+    assert (many_figures["Inbox"].message_total, many_figures["Inbox"].size_total) == (
+        3000,
+        3_000_000,
+    )
+    assert (many_figures["Sent"].message_total, many_figures["Sent"].size_total) == (500, 5000)

@@ -27,7 +27,8 @@ def deliver(account: Account, *sizes: int, folder: Folder | None = None) -> None
 
 
 def bulk_deliver(account: Account, count: int, size: int, folder: Folder | None = None) -> None:
-    """Many messages in one INSERT, counters moved to match (R6 holds)."""
+    """Many messages in one INSERT, the mailbox's and the folder's counters
+    moved to match."""
     mailbox = account.mailbox
     folder = folder or inbox_of(mailbox)
     Message.objects.bulk_create(
@@ -39,6 +40,9 @@ def bulk_deliver(account: Account, count: int, size: int, folder: Folder | None 
     )
     Mailbox.objects.filter(pk=mailbox.pk).update(
         used_bytes=F("used_bytes") + count * size, message_count=F("message_count") + count
+    )
+    Folder.objects.filter(pk=folder.pk).update(
+        size_bytes=F("size_bytes") + count * size, message_count=F("message_count") + count
     )
 
 

@@ -60,6 +60,7 @@ def test_bench_runs_on_a_small_office_and_reports_every_part(tmp_path, settings)
         "audit (2,000): target ",
         "detail pane (",
         "sub-account dialog (",
+        "detail pane (",  # a mailbox of at most 10 messages, the yardstick
         "detail pane (",
         "usage report, 180 days",
     ]
@@ -67,10 +68,14 @@ def test_bench_runs_on_a_small_office_and_reports_every_part(tmp_path, settings)
     for name, start in zip(names, expected, strict=True):
         assert name.startswith(start), (name, start)
     assert names[-2].endswith("400 messages)")  # the big mailbox's pane
+    small_pane, big_pane = data["scenarios"][-3], data["scenarios"][-2]
+    assert small_pane["name"].endswith(" messages)") and small_pane["name"] != big_pane["name"]
+    # Folder figures are counters: the big mailbox's pane costs no query more.
+    assert big_pane["ours_queries"] == small_pane["ours_queries"]
     *scenarios, report = data["scenarios"]
     lists = [s for s in scenarios if s["admin_median_ms"] is not None]
     others = [s for s in scenarios if s["admin_median_ms"] is None]
-    assert len(lists) == 22 and len(others) == 3
+    assert len(lists) == 22 and len(others) == 4
     for scenario in lists:
         # Everything counted, the session and user lookups included.
         assert 3 <= scenario["ours_queries"] <= 6, scenario

@@ -51,7 +51,8 @@ def inbox(account: Account) -> Folder:
 
 
 def assert_consistent(office=None) -> None:
-    """The invariants every service keeps: counters equal the messages, each
+    """The invariants every service keeps: counters (the mailboxes' and the
+    folders') equal the messages, each
     sub-account has one folder inside its owner's inbox, one address and one
     sender entry, no sub-account folder lacks its sub-account, and nobody has
     more than five (the counter agreeing). A fixed number of queries."""
@@ -66,6 +67,16 @@ def assert_consistent(office=None) -> None:
         "pk", "used_bytes", "message_count"
     ):
         assert (used, count) == totals.get(pk, (0, 0)), f"mailbox {pk} counters drifted"
+    per_folder = {
+        row["folder"]: (row["used"], row["n"])
+        for row in Message.objects.filter(**scope)
+        .values("folder")
+        .annotate(used=Sum("size_bytes"), n=Count("id"))
+    }
+    for pk, used, count in Folder.objects.filter(**scope).values_list(
+        "pk", "size_bytes", "message_count"
+    ):
+        assert (used, count) == per_folder.get(pk, (0, 0)), f"folder {pk} counters drifted"
 
     addresses = Counter(
         Address.objects.filter(subaccount__isnull=False, **scope).values_list(

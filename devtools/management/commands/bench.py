@@ -50,6 +50,12 @@ class Command(BaseCommand):
             default=None,
             help="messages in the emptied mailbox (default 50,000 at 100,000 accounts, scaled)",
         )
+        parser.add_argument(
+            "--pane-mailbox",
+            type=int,
+            default=None,
+            help="messages in the mailbox whose detail pane is timed (default 2 per account)",
+        )
         # Internal: the export measured in a fresh process.
         parser.add_argument("--export-child", choices=["xlsx", "csv"], help=argparse.SUPPRESS)
         parser.add_argument("--output", help=argparse.SUPPRESS)
@@ -77,7 +83,12 @@ class Command(BaseCommand):
                 self.stderr.write(f"  … {text}")
                 sys.stderr.flush()
 
-        dataset = ensure_dataset(domain=opts["domain"], accounts=accounts, progress=progress)
+        dataset = ensure_dataset(
+            domain=opts["domain"],
+            accounts=accounts,
+            progress=progress,
+            pane_mailbox=opts["pane_mailbox"],
+        )
         progress(
             f"dataset {'reused' if dataset.reused else 'built'}: {dataset.accounts:,} accounts, "
             f"{dataset.access_rows:,} access rows, {dataset.messages:,} messages "
