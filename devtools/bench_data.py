@@ -189,12 +189,17 @@ def ensure_dataset(
         inbox = Folder.objects.get(mailbox=target, role=Folder.Role.INBOX)
         insert_messages(inbox, targets.big_mailbox - target.message_count)
         changed = True
+    analyze = changed
     if not Mailbox.objects.filter(office=office, access_flag_at__isnull=False).exists():
-        # Flags change no counter or snapshot; a small office may have none.
+        # Flags change no counter or snapshot (a small office may have
+        # none), but they rewrite mailbox rows: vacuum after them too, or
+        # the mailbox counts stop being index-only.
         _say(progress, "flagging sign-ins from abroad")
-        flag_foreign_sign_ins(office)
+        if flag_foreign_sign_ins(office):
+            analyze = True
     if changed:
         take_snapshot(office)  # today's row from the recomputed counters
+    if changed or analyze:
         # Fresh statistics for the planner, and on PostgreSQL a visibility
         # map so that counts can be index-only (autovacuum would get there
         # later; the benchmark should not depend on when).
