@@ -79,6 +79,32 @@ def test_search_paths_agree_with_a_plain_substring_match(office, q):
     assert page.filtered_count == len(expected)
 
 
+@pytest.mark.parametrize("q", ["-biz", "mber04-b", "member0", "KIM M"])
+@pytest.mark.parametrize("sort", ["name", "-usage"])
+def test_a_broad_search_walking_the_order_finds_owners_by_their_sub_accounts_once(
+    office, monkeypatch, q, sort
+):
+    # Every search takes the path of a broad one: the page walks the list's
+    # order and tests each account's sub-account addresses as it goes.
+    monkeypatch.setattr(selectors, "SEARCH_PROBE_LIMIT", 0)
+    add_subaccount(Account.objects.get(login_id="member04"), "member04-bizz")
+    expected = set(
+        Account.objects.filter(office=office.office, mailbox__isnull=False)
+        .filter(
+            Q(name__icontains=q)
+            | Q(login_id__icontains=q)
+            | Q(subaccounts__local_part__icontains=q)
+        )
+        .values_list("login_id", flat=True)
+    )
+    page = usage_page(office.office, {"q": q, "sort": sort, "per_page": 100})
+    listed = [a.login_id for a in page.rows]
+    assert len(listed) == len(set(listed))  # two matching sub-accounts, one row
+    assert set(listed) == expected
+    assert page.filtered_count == len(expected)
+    assert listed == every_row(office.office, {"q": q, "sort": sort})
+
+
 def test_many_matches_are_counted_rather_than_listed(office, monkeypatch):
     monkeypatch.setattr(selectors, "SEARCH_PROBE_LIMIT", 3)  # "member": 47 matches
     page = usage_page(office.office, {"q": "member", "per_page": 20, "page": 2})
