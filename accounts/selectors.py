@@ -27,6 +27,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import django_filters
@@ -436,9 +437,10 @@ class UsagePage:
     def sort(self) -> str:
         return self.filterset.current_sort
 
-    @property
+    @cached_property
     def current(self) -> dict[str, str]:
-        """The valid filter values in effect ("" where none), for the form."""
+        """The valid filter values in effect ("" where none), for the form
+        (kept: the page reads it for each filter's options and the bulk form)."""
         filterset = self.filterset
         return {name: filterset.cleaned(name) or "" for name in filterset.filter_names}
 

@@ -2,6 +2,7 @@ from django import template
 
 from accounts.formatting import human_bytes as _human_bytes
 from accounts.formatting import human_quota as _human_quota
+from mailadmin.querystring import query_with
 
 register = template.Library()
 
@@ -20,11 +21,4 @@ def human_quota(value):
 def query_replace(context, **changes):
     """The current query string with some parameters replaced (None drops one);
     links built with it keep the filters, search, sort and page size."""
-    query = context["request"].GET.copy()
-    for key, value in changes.items():
-        if value is None or value == "":
-            query.pop(key, None)
-        else:
-            query[key] = value
-    encoded = query.urlencode()
-    return f"?{encoded}" if encoded else "?"
+    return query_with(context["request"].GET, **changes)

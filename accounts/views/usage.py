@@ -47,7 +47,7 @@ def account_list(request):
         "page_range": listing.page_range,
         "rows": listing.rows,
         "sort": listing.sort,
-        "header": usage_header(listing.sort),
+        "header": usage_header(listing.sort, request.GET),
         "page_sizes": settings.MAILADMIN_PAGE_SIZES,
         "table_id": TABLE_ID,
         "can_write": can_write(request.user),
