@@ -420,8 +420,9 @@ def render_usage_header(header: list[dict[str, Any]]) -> str:
 # --- Rows ------------------------------------------------------------------
 
 
-# Compiled row templates by (environment, cell templates, language), with
-# the loader's up-to-date checks of the files they were stitched from.
+# Compiled row templates by (environment, cell templates, language, column
+# labels), with the loader's up-to-date checks of the files they were
+# stitched from.
 _STITCHED: dict[tuple, tuple[Template, list[Callable[[], bool]]]] = {}
 
 # A page-wide label printed in a cell: ``{{ text.empty }}``, ``{{ labels.usage }}``.
@@ -446,13 +447,15 @@ def _bake_constants(source: str, constants: dict[str, SimpleNamespace]) -> str:
     return _PAGE_CONSTANT.sub(literal, source)
 
 
-def _rows_template(cells: tuple[str, ...]) -> Template:
+def _rows_template(
+    cells: tuple[str, ...], text: SimpleNamespace, labels: SimpleNamespace
+) -> Template:
     """The row loop with every shown column's cell template inlined and the
-    page's labels written in, compiled once per set of columns and language
-    (again when a file changed, where the environment reloads templates:
-    in development)."""
+    page's labels written in, compiled once per set of columns and labels
+    in each language (again when a file changed, where the environment
+    reloads templates: in development)."""
     env = jinja_env()
-    key = (env, cells, get_language())
+    key = (env, cells, get_language(), tuple(vars(labels).items()))
     cached = _STITCHED.get(key)
     if cached and not (env.auto_reload and not all(check() for check in cached[1])):
         return cached[0]
@@ -466,7 +469,7 @@ def _rows_template(cells: tuple[str, ...]) -> Template:
         checks.append(uptodate)
     stitched = _bake_constants(
         frame.replace(CELLS_MARKER, "".join(sources), 1),
-        {"text": _row_text(), "labels": _column_labels()},
+        {"text": text, "labels": labels},
     )
     template = env.from_string(stitched)
     _STITCHED[key] = (template, [check for check in checks if check is not None])
@@ -505,14 +508,15 @@ def _column_labels() -> SimpleNamespace:
 
 def render_usage_rows(request, office, rows: Sequence[Account]) -> str:
     """The table rows of the accounts on the page, as safe HTML."""
-    template = _rows_template(tuple(column.cell for column in shown_columns()))
+    text, labels = _row_text(), _column_labels()
+    template = _rows_template(tuple(column.cell for column in shown_columns()), text, labels)
     return render(
         template,
         rows=rows,
         base=reverse("mail_accounts", args=[office.domain]),
         next_param=quote(request.get_full_path(), safe="/"),  # as |urlencode
-        text=_row_text(),
-        labels=_column_labels(),
+        text=text,
+        labels=labels,
         zone=timezone.get_current_timezone(),
         protocols=dict(Mailbox.Protocol.choices),
         USER=Account.Kind.USER.value,

@@ -8,6 +8,7 @@ sort, the header and the Excel roster must all follow without another edit.
 from __future__ import annotations
 
 import io
+from html.parser import HTMLParser
 
 import django_filters
 import jinja2
@@ -235,6 +236,57 @@ def test_an_added_column_has_its_cell_in_every_row(admin_client, people, extra_c
     assert (
         row.index('class="usage-cell"') < row.index("usage-table__messages") < row.index("/empty/")
     )
+
+
+# A label is written into the compiled rows as text: markup and template
+# syntax in it (a careless translation) must come out as the same text.
+ODD_LABEL = '<b>{{ 7 * 7 }}</b> & "{% if %}"'
+ODD_CELL = '<td class="usage-table__odd" data-label="{{ labels.odd }}">{{ text.empty }}</td>'
+
+
+class OddCells(HTMLParser):
+    """The odd column's cells as the browser reads them: (data-label, text)."""
+
+    def __init__(self, html: str):
+        super().__init__(convert_charrefs=True)
+        self.cells: list[list[str]] = []
+        self._open = False
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "td" and attributes.get("class") == "usage-table__odd":
+            self.cells.append([attributes.get("data-label"), ""])
+            self._open = True
+
+    def handle_endtag(self, tag):
+        if tag == "td":
+            self._open = False
+
+    def handle_data(self, data):
+        if self._open:
+            self.cells[-1][1] += data
+
+
+def test_a_label_is_text_in_every_row_whatever_it_holds(admin_client, people, monkeypatch):
+    odd = columns.Column("odd", label=ODD_LABEL, cell="tests/odd_cell.html")
+    monkeypatch.setattr(columns, "USAGE_COLUMNS", (*columns.USAGE_COLUMNS, odd))
+    env = engines["jinja2"].env
+    monkeypatch.setattr(
+        env, "loader", jinja2.ChoiceLoader([jinja2.DictLoader({odd.cell: ODD_CELL}), env.loader])
+    )
+    body = admin_client.get(URL, {"per_page": 50}).content.decode()
+    cells = OddCells(body).cells
+    # Every row has the cell, its label the label's own text (nothing run)
+    # and the page-wide text in the page's language.
+    assert len(cells) == len(expected_ids())
+    assert {(label, text) for label, text in cells} == {(ODD_LABEL, "비우기")}
+    assert "49" not in body
+    # Another label for the same cell: the rows follow it, not an earlier page's.
+    relabeled = columns.Column("odd", label="Plain", cell=odd.cell)
+    monkeypatch.setattr(columns, "USAGE_COLUMNS", (*columns.USAGE_COLUMNS[:-1], relabeled))
+    body = admin_client.get(URL).content.decode()
+    assert 'class="usage-table__odd" data-label="Plain"' in body
 
 
 def test_an_empty_list_spans_every_column(admin_client, people, extra_column):
