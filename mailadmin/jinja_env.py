@@ -1,16 +1,20 @@
 """The Jinja2 environment for the hot row templates, and their rendering.
 
 Rows of the usage list and of the pane's access history are rendered by
-Jinja2 rather than by Django templates: a Jinja2 template is compiled to a
-Python function, so a hundred rows cost about what hand-written Python
-cost, while the markup stays in template files. Autoescape is on.
+Jinja2 rather than by Django templates (so are the list's header, pager
+and filter options): a Jinja2 template is compiled to a Python function,
+so a hundred rows cost about what hand-written Python cost, while the
+markup stays in template files. Autoescape is on.
 
-Jinja2 escapes with MarkupSafe, which writes a quote as ``&#34;`` / ``&#39;``
-where Django writes ``&quot;`` / ``&#x27;``. :func:`render` rewrites those
-two entities in the finished HTML, so the rows read byte for byte like the
-Django templates around them. That rewrite is exact: an escaped value can
-only contain ``&#34;`` where it had a ``"`` (its own ``&`` became
-``&amp;``), and the row templates themselves never write either entity.
+Printed values are escaped with the standard library's ``html.escape``
+(:func:`_escape`), which writes Django's entities. What MarkupSafe escapes
+(a ``|e`` filter, the labels written into the rows) has a quote as
+``&#34;`` / ``&#39;`` where Django writes ``&quot;`` / ``&#x27;``:
+:func:`render` rewrites those two entities in the finished HTML, so the
+rows read byte for byte like the Django templates around them. That
+rewrite is exact: an escaped value can only contain ``&#34;`` where it had
+a ``"`` (its own ``&`` became ``&amp;``), and the row templates themselves
+never write either entity.
 It is done once per page rather than per value because a Python
 ``finalize`` hook (Django's ``conditional_escape`` on every printed value)
 tripled the rows' rendering time.
@@ -49,8 +53,8 @@ def _isoformat(value) -> str:
 def _escape(value) -> str:
     """What autoescape does to a printed value, without MarkupSafe's
     ``Markup`` wrapper: a page of rows prints about 1,500 values, and
-    building a ``Markup`` object for each (a Python ``__new__``) was a third
-    of the rows' time. The output is joined into one string at once, so
+    building a ``Markup`` object for each (a Python ``__new__``) was about
+    a tenth of the rows' instructions. The output is joined into one string at once, so
     nothing downstream needs to know it is safe; the result is the same
     text (Django's entities for quotes, as :func:`render` writes them)."""
     if value.__class__ is str:
@@ -62,8 +66,8 @@ def _escape(value) -> str:
 
 class _CodeGenerator(CodeGenerator):
     """Compiles each autoescaped ``{{ … }}`` to :func:`_escape` (reached as
-    ``environment.escape_printed``, the compiled module's one global) instead
-    of MarkupSafe's ``escape``. Should a Jinja2 release change this hook,
+    ``environment.escape_printed``: ``environment`` is a global of every
+    compiled template) instead of MarkupSafe's ``escape``. Should a Jinja2 release change this hook,
     templates fall back to MarkupSafe's escaping: slower, the same text."""
 
     def _output_child_pre(self, node, frame, finalize) -> None:
