@@ -19,6 +19,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
@@ -402,6 +403,7 @@ class AccessLogImporter:
         time_zone: dt.tzinfo | None = None,
         batch_size: int = BATCH_SIZE,
         flags: bool = True,
+        background: bool = True,
     ):
         import zoneinfo
 
@@ -422,8 +424,16 @@ class AccessLogImporter:
         self.newest_event: dt.datetime | None = None
         # Positions to commit with the next flush: source → (path, offset).
         self.file_positions: dict[str, tuple[str, int]] = {}
+        # Positions handed to a batch (written with it, or being written).
+        self.handed_positions: dict[str, tuple[str, int]] = {}
         self.stream: StreamMark | None = None
         self.stream_dirty = False
+        # The batch being written on the writer's thread (see flush).
+        self.background = background
+        self.writer: ThreadPoolExecutor | None = None
+        self.in_flight: Future | None = None
+        self.writer_used = False
+        self.failed = False
 
     # -- positions --
 
@@ -431,6 +441,8 @@ class AccessLogImporter:
         """The committed (or pending) offset of a file source."""
         if source in self.file_positions:
             return self.file_positions[source][1]
+        if source in self.handed_positions:  # (maybe still being written)
+            return self.handed_positions[source][1]
         found = (
             AccessImportPosition.objects.filter(office=self.office, source=source)
             .values_list("offset", flat=True)
@@ -487,7 +499,11 @@ class AccessLogImporter:
                 self.flush()
 
     def finish(self) -> AccessImportStats:
-        self.flush()
+        """Write what is left and wait for it."""
+        try:
+            self.flush()
+        finally:
+            self.close()
         return self.stats
 
     def _country(self, ip: str) -> str:
@@ -510,7 +526,14 @@ class AccessLogImporter:
 
     def flush(self) -> None:
         events, self.pending = self.pending, []
+        if self.failed:
+            # A batch failed to write: nothing after it may be written (its
+            # position would skip the failed batch's logins).
+            self.file_positions = {}
+            self.stream_dirty = False
+            return
         if not events and not self.file_positions and not self.stream_dirty:
+            self._collect()
             return
         self.users.prefetch(e.user for e in events)
         office_id = self.office.pk
@@ -584,46 +607,145 @@ class AccessLogImporter:
         ]
         if rows:
             access_partitions.ensure_for(set(hours.values()))
-        with transaction.atomic():
-            self.stats.rows_written += upsert_folds(rows)
-            self.stats.last_access_updated += _update_last_access(newest)
-            if flagged:
-                _update_flags(flagged)
-            if self.flags is not None:
-                _update_countries(self.flags.summary_changes())
-            if occurrences:
-                labels = dict(
-                    Account.objects.filter(pk__in={o.account_id for o in occurrences}).values_list(
-                        "pk", "login_id"
-                    )
-                )
-                _audit_occurrences(self.office, occurrences, labels, self.parser.time_zone)
-            self._save_positions()
+        batch = _Batch(
+            office=self.office,
+            zone=self.parser.time_zone,
+            rows=rows,
+            newest=newest,
+            flagged=flagged,
+            summaries=self.flags.summary_changes() if self.flags is not None else {},
+            occurrences=occurrences,
+            positions=self.file_positions,
+            stream=self._stream_snapshot(),
+        )
+        self.handed_positions.update(self.file_positions)
+        self.file_positions = {}
         self.stats.imported += len(resolved)
-        self.stats.commits += 1
         for occurrence in occurrences:
             self.stats.flagged[occurrence.kind] += 1
+        if self._use_writer():
+            self._collect()
+            if self.writer is None:
+                self.writer = ThreadPoolExecutor(1, thread_name_prefix="access-writer")
+                self.writer_used = True
+            self.in_flight = self.writer.submit(_write_in_thread, batch)
+        else:
+            try:
+                written = batch.write()
+            except BaseException:
+                self.failed = True
+                raise
+            self._count(written)
+
+    def _use_writer(self) -> bool:
+        """Whether batches are written on a thread of their own while the
+        next one is parsed (the two cores then share the work: Python parses,
+        PostgreSQL writes). Not inside a caller's transaction: the writer's
+        connection would neither see it nor roll back with it."""
+        return (
+            self.background and connection.vendor == "postgresql" and not connection.in_atomic_block
+        )
+
+    def _collect(self) -> None:
+        """Wait for the batch being written; its error, if any, is raised
+        here (its transaction was rolled back with its positions, so a new
+        run starts again where it left off)."""
+        if self.in_flight is not None:
+            future, self.in_flight = self.in_flight, None
+            try:
+                written = future.result()
+            except BaseException:
+                self.failed = True
+                raise
+            self._count(written)
+
+    def _count(self, written: tuple[int, int]) -> None:
+        rows, moved = written
+        self.stats.rows_written += rows
+        self.stats.last_access_updated += moved
+        self.stats.commits += 1
+
+    def _stream_snapshot(self) -> tuple | None:
+        if self.stream is None or not self.stream_dirty:
+            return None
+        self.stream_dirty = False
+        return (self.stream.name, self.stream.last_at, self.stream.saved())
+
+    def close(self) -> None:
+        """Wait for the batch being written and stop the writer's thread
+        (closing its connection)."""
+        if self.writer is None:
+            return
+        writer, self.writer = self.writer, None
+        try:
+            self._collect()
+        finally:
+            # (looked up on the writer's thread: its own connection)
+            writer.submit(_close_connection).result()
+            writer.shutdown()
+
+
+def _write_in_thread(batch: _Batch) -> tuple[int, int]:
+    try:
+        return batch.write()
+    except Exception:
+        # A broken connection is not reused for the next batch.
+        _close_connection()
+        raise
+
+
+def _close_connection() -> None:
+    connection.close()
+
+
+@dataclass
+class _Batch:
+    """One transaction's worth of folded logins, with the positions read so
+    far: written together, or not at all."""
+
+    office: Office
+    zone: dt.tzinfo
+    rows: list
+    newest: dict
+    flagged: dict
+    summaries: dict
+    occurrences: list
+    positions: dict
+    stream: tuple | None
+
+    def write(self) -> tuple[int, int]:
+        """Returns (rows written, mailboxes whose last access moved)."""
+        with transaction.atomic():
+            written = upsert_folds(self.rows)
+            moved = _update_last_access(self.newest)
+            if self.flagged:
+                _update_flags(self.flagged)
+            _update_countries(self.summaries)
+            if self.occurrences:
+                labels = dict(
+                    Account.objects.filter(
+                        pk__in={o.account_id for o in self.occurrences}
+                    ).values_list("pk", "login_id")
+                )
+                _audit_occurrences(self.office, self.occurrences, labels, self.zone)
+            self._save_positions()
+        return written, moved
 
     def _save_positions(self) -> None:
         now = timezone.now()
-        for source, (path, offset) in self.file_positions.items():
+        for source, (path, offset) in self.positions.items():
             AccessImportPosition.objects.update_or_create(
                 office=self.office,
                 source=source,
                 defaults={"path": path[-1024:], "offset": offset, "updated_at": now},
             )
-        self.file_positions = {}
-        if self.stream is not None and self.stream_dirty:
+        if self.stream is not None:
+            name, last_at, hashes = self.stream
             AccessImportPosition.objects.update_or_create(
                 office=self.office,
-                source=f"stream:{self.stream.name}"[:80],
-                defaults={
-                    "last_at": self.stream.last_at,
-                    "recent_hashes": self.stream.saved(),
-                    "updated_at": now,
-                },
+                source=f"stream:{name}"[:80],
+                defaults={"last_at": last_at, "recent_hashes": hashes, "updated_at": now},
             )
-            self.stream_dirty = False
 
 
 def import_access_log(

@@ -8,10 +8,12 @@ import datetime as dt
 import io
 import zoneinfo
 
+import pytest
 import time_machine
 from django.core.management import call_command
+from django.db import connection
 
-from accounts.importers import import_access_log
+from accounts.importers import AccessLogImporter, import_access_log
 from accounts.maillog import LogParser
 from accounts.models import AccessImportPosition, AccessLog, AuditEvent, Mailbox
 
@@ -188,3 +190,76 @@ def test_the_parser_works_each_second_out_once_and_keeps_each_lines_fraction():
     # Without utc, the same instants in the zone they were logged in.
     local = LogParser(now=NOW, time_zone=SEOUL)
     assert local.parse(f"Mar 14 09:01:02 {text}").at.tzinfo is SEOUL
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batches_written_beside_the_parser_store_what_batches_written_in_turn_store():
+    from tests.conftest import build_office
+
+    org = build_office("gabiaedu.com")
+    lines = day_of_clients()
+    with time_machine.travel(NOW, tick=False):
+        importer = AccessLogImporter(office=org.office, now=NOW, batch_size=3, background=False)
+        importer.feed(lines)
+        in_turn = importer.finish()
+        expected = stored(org.office)
+        forget_everything(org.office)
+        importer = AccessLogImporter(office=org.office, now=NOW, batch_size=3)
+        importer.feed(lines)
+        beside = importer.finish()
+
+    assert stored(org.office) == expected
+    assert (beside.imported, beside.rows_written, beside.last_access_updated, beside.commits) == (
+        in_turn.imported,
+        in_turn.rows_written,
+        in_turn.last_access_updated,
+        in_turn.commits,
+    )
+    # PostgreSQL writes on the writer's own thread; SQLite in turn.
+    assert importer.writer_used is (connection.vendor == "postgresql")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_fails_to_write_stops_the_import_and_a_new_run_loses_and_repeats_nothing(
+    tmp_path, monkeypatch
+):
+    from accounts import importers
+    from tests.conftest import build_office
+
+    org = build_office("gabiaedu.com")
+    path = tmp_path / "mail.log"
+    lines = day_of_clients()[:-1]
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    written = importers.upsert_folds
+    calls = []
+
+    def fails_on_the_third_batch(rows):
+        calls.append(len(rows))
+        if len(calls) == 3:
+            raise RuntimeError("the disk is full")
+        return written(rows)
+
+    def run():
+        with time_machine.travel(NOW, tick=False):
+            call_command(
+                "import_maillog",
+                "--domain",
+                "gabiaedu.com",
+                "--batch-size",
+                "10",
+                str(path),
+                stdout=io.StringIO(),
+            )
+
+    monkeypatch.setattr(importers, "upsert_folds", fails_on_the_third_batch)
+    with pytest.raises(RuntimeError, match="the disk is full"):
+        run()
+    logins = sum(row[8] for row in stored(org.office)[0])
+    assert 0 < logins < len(lines)  # the first batches stayed, with their position
+    monkeypatch.setattr(importers, "upsert_folds", written)
+    run()
+    resumed = stored(org.office)
+    with time_machine.travel(NOW, tick=False):
+        forget_everything(org.office)
+        import_access_log(office=org.office, lines=lines, now=NOW)
+    assert resumed == stored(org.office)
