@@ -630,12 +630,7 @@ class AccessLogImporter:
                 self.writer_used = True
             self.in_flight = self.writer.submit(_write_in_thread, batch)
         else:
-            try:
-                written = batch.write()
-            except BaseException:
-                self.failed = True
-                raise
-            self._count(written)
+            self._settle(batch.write)
 
     def _use_writer(self) -> bool:
         """Whether batches are written on a thread of their own while the
@@ -652,15 +647,16 @@ class AccessLogImporter:
         run starts again where it left off)."""
         if self.in_flight is not None:
             future, self.in_flight = self.in_flight, None
-            try:
-                written = future.result()
-            except BaseException:
-                self.failed = True
-                raise
-            self._count(written)
+            self._settle(future.result)
 
-    def _count(self, written: tuple[int, int]) -> None:
-        rows, moved = written
+    def _settle(self, write) -> None:
+        """Count a written batch (``write`` returns what it wrote), or
+        remember that one failed."""
+        try:
+            rows, moved = write()
+        except BaseException:
+            self.failed = True
+            raise
         self.stats.rows_written += rows
         self.stats.last_access_updated += moved
         self.stats.commits += 1
