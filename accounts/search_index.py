@@ -21,7 +21,8 @@ GRAM_COUNT = "SELECT COUNT(*) FROM listing_gram WHERE office_id = %s AND gram = 
 MIN_INDEXED_LENGTH = 3
 
 # The triggers that keep the SQLite search structures and the listing equal
-# to their tables (created by the migration above).
+# to their tables (created by the migration above; the mailbox's flag by
+# ``0013_listing_access_flag``).
 SQLITE_TRIGGERS = frozenset(
     {
         "account_search_ai",
@@ -32,6 +33,7 @@ SQLITE_TRIGGERS = frozenset(
         "address_search_au",
         "listing_mailbox_ai",
         "listing_mailbox_ad",
+        "listing_mailbox_au",
         "listing_account_au",
         "listing_account_ad",
         "listing_gram_ai",
