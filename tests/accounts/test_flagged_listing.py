@@ -22,6 +22,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts import account_services
 from accounts.access_history import access_window_start
 from accounts.models import AccessFlag, Account, Mailbox, MailListing
+from accounts.search_index import MissingTriggers, check_sqlite_triggers
 from tests.accounts.test_access_flags import KR, LIST, NOW, US, kst, login, run
 from tests.factories import make_account
 
@@ -185,3 +186,12 @@ def test_the_export_with_the_filter_holds_the_listed_accounts(admin_client, org)
     sheet = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
     exported = [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)]
     assert exported == listed == ["minjun.kim", "jiho.park"] and count == 2
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite rebuilds tables to alter them")
+def test_migrate_fails_loudly_when_the_flag_trigger_is_lost(org):
+    check_sqlite_triggers(using="default", plan=[("any", False)])  # all present: quiet
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER listing_mailbox_au")
+    with pytest.raises(MissingTriggers, match="listing_mailbox_au"):
+        check_sqlite_triggers(using="default", plan=[("any", False)])
