@@ -188,6 +188,25 @@ def test_the_export_with_the_filter_holds_the_listed_accounts(admin_client, org)
     assert exported == listed == ["minjun.kim", "jiho.park"] and count == 2
 
 
+def test_the_filter_with_a_search_or_another_filter(admin_client, org):
+    """With a search (whose few matches are read off the read model) or a
+    filter the read model lacks (counted on the rows), the same accounts."""
+    flag(org.kim, kst(14, 9))
+    flag(org.park, kst(1, 9))
+    flag(org.lee, WINDOW_START - dt.timedelta(seconds=1))
+    with time_machine.travel(NOW, tick=False):
+        for params, ids in (
+            ({"q": "kim"}, ["minjun.kim"]),
+            ({"q": "lee"}, []),
+            ({"q": "박"}, ["jiho.park"]),
+            ({"status": "suspended"}, ["jiho.park"]),
+            ({"inactive": "30"}, ["minjun.kim", "jiho.park"]),
+        ):
+            response = admin_client.get(LIST, {"access": "flagged", **params})
+            assert [a.login_id for a in response.context["rows"]] == ids, params
+            assert response.context["listing"].filtered_count == len(ids), params
+
+
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite rebuilds tables to alter them")
 def test_migrate_fails_loudly_when_the_flag_trigger_is_lost(org):
     check_sqlite_triggers(using="default", plan=[("any", False)])  # all present: quiet
