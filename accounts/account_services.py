@@ -543,8 +543,10 @@ def _listing_hide(account: Account) -> None:
 
 def _listing_show(account: Account) -> None:
     """Put a restored user back on the read model, as the mailbox insert
-    trigger would have."""
-    if Mailbox.objects.filter(account_id=account.pk).exists():
+    trigger would have (the flag included: the importer may have flagged
+    the mailbox while its user was deleted)."""
+    mailbox = Mailbox.objects.filter(account_id=account.pk).values("access_flag_at").first()
+    if mailbox is not None:
         MailListing.objects.create(
             account_id=account.pk,
             office_id=account.office_id,
@@ -552,6 +554,7 @@ def _listing_show(account: Account) -> None:
             login_id=account.login_id,
             status=account.status,
             subaccount_count=account.subaccount_count,
+            access_flag_at=mailbox["access_flag_at"],
         )
 
 

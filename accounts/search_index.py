@@ -21,7 +21,9 @@ GRAM_COUNT = "SELECT COUNT(*) FROM listing_gram WHERE office_id = %s AND gram = 
 MIN_INDEXED_LENGTH = 3
 
 # The triggers that keep the SQLite search structures and the listing equal
-# to their tables (created by the migration above).
+# to their tables (created by the migration above; the one that copies the
+# mailbox's flag, FLAG_TRIGGER, by ``0013_listing_access_flag``).
+FLAG_TRIGGER = "listing_mailbox_au"
 SQLITE_TRIGGERS = frozenset(
     {
         "account_search_ai",
@@ -32,6 +34,7 @@ SQLITE_TRIGGERS = frozenset(
         "address_search_au",
         "listing_mailbox_ai",
         "listing_mailbox_ad",
+        FLAG_TRIGGER,
         "listing_account_au",
         "listing_account_ad",
         "listing_gram_ai",
@@ -68,15 +71,26 @@ def check_sqlite_triggers(using: str = "default", plan=None, **kwargs) -> None:
     tables = set(connection.introspection.table_names())
     if "accounts_maillisting" not in tables:
         return  # migrated backwards past the structures
+    expected = SQLITE_TRIGGERS
     with connection.cursor() as cursor:
+        columns = {
+            column.name
+            for column in connection.introspection.get_table_description(
+                cursor, "accounts_maillisting"
+            )
+        }
+        if "access_flag_at" not in columns:
+            expected = expected - {FLAG_TRIGGER}  # migrated backwards past 0013
         cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-        missing = SQLITE_TRIGGERS - {row[0] for row in cursor.fetchall()}
+        missing = expected - {row[0] for row in cursor.fetchall()}
     if missing:
         raise MissingTriggers(
             "These SQLite triggers are missing after migrate: "
             + ", ".join(sorted(missing))
             + ". A migration altered their table; it must create them again "
-            "(copy their SQL from accounts/migrations/0002_search_and_listing.py)."
+            "(copy their SQL from the migration that created them: "
+            "accounts/migrations/0002_search_and_listing.py, "
+            "0013_listing_access_flag.py)."
         )
 
 
