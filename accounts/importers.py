@@ -391,9 +391,11 @@ def _audit_occurrences(office: Office, occurrences: list[Occurrence], labels, zo
 
 class AccessLogImporter:
     """Feed lines with :meth:`feed` (or :meth:`feed_line`), then call
-    :meth:`finish`; :meth:`flush` commits what was fed so far, with the
+    :meth:`finish`; :meth:`flush` writes what was fed so far, with the
     positions set by :meth:`set_file_position` / :meth:`use_stream`, in one
-    transaction."""
+    transaction -- on PostgreSQL outside a caller's transaction, on the
+    writer's thread while the next lines are read (the next flush, and
+    :meth:`finish`, wait for it and raise its error)."""
 
     def __init__(
         self,
