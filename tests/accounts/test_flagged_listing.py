@@ -22,7 +22,6 @@ from django.test.utils import CaptureQueriesContext
 from accounts import account_services
 from accounts.access_history import access_window_start
 from accounts.models import AccessFlag, Account, Mailbox, MailListing
-from accounts.search_index import MissingTriggers, check_sqlite_triggers
 from tests.accounts.test_access_flags import KR, LIST, NOW, US, kst, login, run
 from tests.factories import make_account
 
@@ -205,12 +204,3 @@ def test_the_filter_with_a_search_or_another_filter(admin_client, org):
             response = admin_client.get(LIST, {"access": "flagged", **params})
             assert [a.login_id for a in response.context["rows"]] == ids, params
             assert response.context["listing"].filtered_count == len(ids), params
-
-
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite rebuilds tables to alter them")
-def test_migrate_fails_loudly_when_the_flag_trigger_is_lost(org):
-    check_sqlite_triggers(using="default", plan=[("any", False)])  # all present: quiet
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER listing_mailbox_au")
-    with pytest.raises(MissingTriggers, match="listing_mailbox_au"):
-        check_sqlite_triggers(using="default", plan=[("any", False)])
