@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from accounts import tallies
 from accounts.bulk import BulkAction
 from accounts.formatting import choice_label, human_bytes, human_quota
 from accounts.models import AccessFlag, Account, AuditEvent, Office
@@ -71,8 +72,13 @@ def _person_matches(role: str, office: Office, text: str) -> Q:
 def event_page(office: Office, filters: dict[str, Any], number, per_page: int) -> Page:
     """One page of :func:`filtered_events` in two queries whatever the page
     (:func:`accounts.paging.keyed_page`: the keys of the events before it
-    are an index-only walk of ``(office, -at, -id)``)."""
-    return keyed_page(filtered_events(office, filters), number, per_page)
+    are an index-only walk of ``(office, -at, -id)``). The whole log and
+    one action's events are counted by the database as they are written
+    (:mod:`accounts.tallies`); other filters count their matches."""
+    count = None
+    if not any(filters.get(name) for name in ("actor", "target", "date_from", "date_to")):
+        count = tallies.audit_count(office, filters.get("action") or None)
+    return keyed_page(filtered_events(office, filters), number, per_page, count=count)
 
 
 def action_label(action: str) -> str:

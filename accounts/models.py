@@ -411,6 +411,34 @@ class MailListing(models.Model):
         return self.login_id
 
 
+class OfficeTally(models.Model):
+    """Counts the database keeps per office, so the users page and the audit
+    log need not count a hundred thousand rows for every page they show.
+
+    ``kind`` is ``"users"`` (accounts not deleted) or ``"audit.<action>"``
+    (events of one action). The count of a kind is the sum of its rows.
+    Triggers (migration 0014) write them in the transaction that changes the
+    counted rows. On PostgreSQL each statement adds a row of its change: a
+    new row takes no lock, so an import's long transaction writing audit
+    events never makes an admin's action wait, as one counter row per office
+    would. :func:`accounts.tallies.fold` later sums an office's rows into one
+    per kind. SQLite has one writer at a time anyway, so there the triggers
+    move a single row per kind.
+    """
+
+    office = models.ForeignKey(
+        Office, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    kind = models.CharField(max_length=48)
+    n = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["office", "kind", "n"], name="tally_office_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.n}"
+
+
 class Folder(models.Model):
     class Role(models.TextChoices):
         INBOX = "inbox", _("Inbox")

@@ -37,10 +37,12 @@ def page_number(paginator: Paginator, raw) -> int:
         return paginator.num_pages
 
 
-def keyed_page(queryset: QuerySet, raw_number, per_page: int) -> Page:
+def keyed_page(queryset: QuerySet, raw_number, per_page: int, count: int | None = None) -> Page:
     """One page of an ordered ``queryset`` in two queries (its count, then
-    the page's rows)."""
-    count = queryset.count()
+    the page's rows). A ``count`` the caller knows (one the database keeps)
+    replaces counting the rows."""
+    if count is None:
+        count = queryset.count()
     paginator = Paginator(range(count), per_page)  # told the count, never asks
     number = page_number(paginator, raw_number)
     offset = (number - 1) * per_page

@@ -42,6 +42,18 @@ SQLITE_TRIGGERS = frozenset(
         "listing_gram_au",
     }
 )
+# The per-office counts' triggers (``0014_office_tallies``).
+TALLY_TRIGGERS = frozenset(
+    {
+        "tally_audit_ai",
+        "tally_audit_ad",
+        "tally_audit_au",
+        "tally_users_ai",
+        "tally_users_ad",
+        "tally_users_au",
+        "tally_office_ad",
+    }
+)
 
 
 class MissingTriggers(RuntimeError):
@@ -72,6 +84,8 @@ def check_sqlite_triggers(using: str = "default", plan=None, **kwargs) -> None:
     if "accounts_maillisting" not in tables:
         return  # migrated backwards past the structures
     expected = SQLITE_TRIGGERS
+    if "accounts_officetally" in tables:
+        expected = expected | TALLY_TRIGGERS
     with connection.cursor() as cursor:
         columns = {
             column.name
@@ -90,7 +104,7 @@ def check_sqlite_triggers(using: str = "default", plan=None, **kwargs) -> None:
             + ". A migration altered their table; it must create them again "
             "(copy their SQL from the migration that created them: "
             "accounts/migrations/0002_search_and_listing.py, "
-            "0013_listing_access_flag.py)."
+            "0013_listing_access_flag.py, 0014_office_tallies.py)."
         )
 
 

@@ -23,6 +23,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts import tallies
 from accounts.account_services import (
     DELETED_RETENTION,
     account_create,
@@ -104,8 +105,12 @@ def user_list(request):
     if query:
         accounts = accounts.filter(Q(name__icontains=query) | Q(login_id__icontains=query))
     # Count, then the page (keys from the listed accounts' covering index).
+    # Without a search the database has kept the count.
     page = keyed_page(
-        accounts.order_by("name", "login_id", "pk"), request.GET.get("page"), USERS_PAGE_SIZE
+        accounts.order_by("name", "login_id", "pk"),
+        request.GET.get("page"),
+        USERS_PAGE_SIZE,
+        count=None if query else tallies.users_count(request.office),
     )
     for account in page.object_list:
         account.kind_label = choice_label(Account.Kind, account.kind)

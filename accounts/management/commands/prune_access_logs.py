@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts import tallies
 from accounts.access_history import longest_window_days
 from accounts.maintenance import prune_access_logs
 from accounts.models import Office
@@ -16,7 +17,8 @@ class Command(BaseCommand):
         "Delete access history older than N days (default 100: the 3-month window the "
         "detail pane shows, plus a margin). On PostgreSQL whole months are dropped (a month "
         "goes once it ended more than N days ago) and the next months are created ahead; "
-        "elsewhere, and with --domain, rows are deleted in batches."
+        "elsewhere, and with --domain, rows are deleted in batches. Also folds the counts "
+        "the database keeps per office (PostgreSQL adds a row per statement) into one row each."
     )
 
     def add_arguments(self, parser):
@@ -47,3 +49,6 @@ class Command(BaseCommand):
         if result.created:
             self.stdout.write(f"created {result.created} month(s) ahead")
         self.stdout.write(f"deleted: {result.rows:,} access rows older than {keep_days} days")
+        folded = tallies.fold(office)
+        if folded:
+            self.stdout.write(f"folded {folded:,} count rows")

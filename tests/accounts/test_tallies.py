@@ -1,0 +1,256 @@
+"""The per-office counts the database keeps (users not deleted, audit events
+by action) stay equal to the rows after every way of writing them; the
+users page and the audit log show them; an import's open transaction never
+makes an admin's action wait on them; migration 0014 counts what was there."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, connections, transaction
+from django.db.migrations.executor import MigrationExecutor
+from django.db.models import Count
+from django.utils import timezone
+
+from accounts import tallies
+from accounts.account_services import account_delete, account_restore, purge_deleted_users
+from accounts.audit import record
+from accounts.models import Account, AuditEvent, Office, OfficeTally
+from tests.factories import make_account, make_office
+
+
+def true_users(office) -> int:
+    return Account.objects.filter(office=office, deleted_at__isnull=True).count()
+
+
+def true_audit(office) -> dict[str, int]:
+    rows = AuditEvent.objects.filter(office=office).values("action").annotate(n=Count("pk"))
+    return {row["action"]: row["n"] for row in rows}
+
+
+def assert_tallies_true(office) -> None:
+    assert tallies.users_count(office) == true_users(office)
+    by_action = true_audit(office)
+    assert tallies.audit_count(office) == sum(by_action.values())
+    for action in AuditEvent.Action.values:
+        assert tallies.audit_count(office, action) == by_action.get(action, 0), action
+
+
+@pytest.mark.django_db
+def test_users_are_counted_through_create_delete_restore_and_purge(org):
+    other = make_office("other.test")
+    make_account(other, "elsewhere", "다른회사")
+    assert_tallies_true(org.office)
+    before = tallies.users_count(org.office)
+
+    new = make_account(org.office, "new.user", "신입")
+    Account.objects.bulk_create(
+        Account(office=org.office, login_id=f"bulk{n}", email=f"bulk{n}@x", name=f"벌크{n}")
+        for n in range(5)
+    )
+    assert tallies.users_count(org.office) == before + 6
+    assert_tallies_true(org.office)
+
+    account_delete(actor=org.admin, account=new)
+    assert tallies.users_count(org.office) == before + 5
+    new.refresh_from_db()
+    account_restore(actor=org.admin, account=new)
+    assert tallies.users_count(org.office) == before + 6
+    # Ordinary changes (name, status, quota) leave the count alone.
+    Account.objects.filter(office=org.office).update(name="같은이름", status=Account.Status.ACTIVE)
+    assert_tallies_true(org.office)
+
+    new.refresh_from_db()
+    account_delete(actor=org.admin, account=new)
+    Account.objects.filter(pk=new.pk).update(deleted_at=timezone.now() - dt.timedelta(days=400))
+    purge_deleted_users(office=org.office)
+    assert not Account.objects.filter(pk=new.pk).exists()
+    Account.objects.filter(login_id="bulk0", office=org.office).delete()
+    assert tallies.users_count(org.office) == before + 4
+    assert_tallies_true(org.office)
+    assert tallies.users_count(other) == 1
+
+
+@pytest.mark.django_db
+def test_audit_events_are_counted_by_action_however_written(org):
+    record(office=org.office, action=AuditEvent.Action.LOGIN, actor=org.admin)
+    AuditEvent.objects.bulk_create(
+        AuditEvent(office=org.office, action=AuditEvent.Action.QUOTA_CHANGE, actor=org.admin)
+        for _ in range(7)
+    )
+    assert tallies.audit_count(org.office, AuditEvent.Action.QUOTA_CHANGE) == 7
+    assert_tallies_true(org.office)
+
+    # An event moved to another action moves its count; other updates don't.
+    moved = AuditEvent.objects.filter(action=AuditEvent.Action.QUOTA_CHANGE).first()
+    AuditEvent.objects.filter(pk=moved.pk).update(action=AuditEvent.Action.ROLE_CHANGE)
+    AuditEvent.objects.filter(office=org.office).update(data={"x": 1})
+    assert tallies.audit_count(org.office, AuditEvent.Action.QUOTA_CHANGE) == 6
+    assert tallies.audit_count(org.office, AuditEvent.Action.ROLE_CHANGE) == 1
+    two = AuditEvent.objects.filter(action=AuditEvent.Action.QUOTA_CHANGE).values_list(
+        "pk", flat=True
+    )[:2]
+    AuditEvent.objects.filter(pk__in=list(two)).delete()
+    assert tallies.audit_count(org.office, AuditEvent.Action.QUOTA_CHANGE) == 4
+    assert_tallies_true(org.office)
+
+
+@pytest.mark.django_db
+def test_fold_keeps_every_count_in_one_row_per_kind(org):
+    for n in range(3):
+        record(office=org.office, action=AuditEvent.Action.LOGIN, actor=org.admin)
+        make_account(org.office, f"fold{n}", "접기")
+    counts = (tallies.users_count(org.office), tallies.audit_count(org.office))
+    rows_before = OfficeTally.objects.filter(office=org.office).count()
+
+    removed = tallies.fold(org.office)
+
+    kinds = OfficeTally.objects.filter(office=org.office).values_list("kind", flat=True)
+    assert len(kinds) == len(set(kinds))  # one row per kind
+    assert rows_before - removed == len(kinds)
+    if connection.vendor == "postgresql":
+        assert removed > 0  # a row per statement until folded
+    else:
+        assert removed == 0  # SQLite keeps one row per kind throughout
+    assert (tallies.users_count(org.office), tallies.audit_count(org.office)) == counts
+    assert_tallies_true(org.office)
+
+
+@pytest.mark.django_db
+def test_prune_folds_the_counts(org):
+    record(office=org.office, action=AuditEvent.Action.LOGIN, actor=org.admin)
+    record(office=org.office, action=AuditEvent.Action.LOGIN, actor=org.admin)
+    call_command("prune_access_logs", stdout=__import__("io").StringIO())
+    kinds = list(OfficeTally.objects.filter(office=org.office).values_list("kind", flat=True))
+    assert len(kinds) == len(set(kinds))
+    assert_tallies_true(org.office)
+
+
+@pytest.mark.django_db
+def test_deleting_an_office_deletes_its_counts(org):
+    other = make_office("gone.test")
+    make_account(other, "someone", "누군가")
+    record(office=other, action=AuditEvent.Action.LOGIN)
+    assert OfficeTally.objects.filter(office_id=other.pk).exists()
+    other_pk = other.pk
+    other.delete()
+    assert not OfficeTally.objects.filter(office_id=other_pk).exists()
+    assert_tallies_true(org.office)
+
+
+@pytest.mark.django_db
+def test_pages_show_the_kept_counts(org, client):
+    AuditEvent.objects.bulk_create(
+        AuditEvent(office=org.office, action=AuditEvent.Action.QUOTA_CHANGE, actor=org.admin)
+        for _ in range(60)
+    )
+    client.force_login(org.admin)
+    users_url = f"/{org.office.domain}/manage/users/"
+    audit_url = f"/{org.office.domain}/manage/audit/"
+    users = client.get(users_url)
+    assert users.context["page"].paginator.count == true_users(org.office)
+    audit = client.get(audit_url)
+    assert (
+        audit.context["page"].paginator.count
+        == AuditEvent.objects.filter(office=org.office).count()
+    )
+    quota = client.get(audit_url, {"action": "quota_change"})
+    assert quota.context["page"].paginator.count == 60
+    assert quota.context["page"].paginator.num_pages == 2
+    # A search or a day is still counted on the rows.
+    searched = client.get(users_url, {"q": "kim"})
+    assert searched.context["page"].paginator.count == 1
+
+
+# -- two writers at once (PostgreSQL: a real second connection) ---------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_open_transaction_writing_events_does_not_block_another(org):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has one writer at a time whatever is counted")
+    holding = threading.Event()
+    release = threading.Event()
+    errors: list[BaseException] = []
+
+    def long_import():
+        # Like the importer: a transaction that writes events and stays open.
+        try:
+            with transaction.atomic():
+                AuditEvent.objects.bulk_create(
+                    AuditEvent(office=org.office, action=AuditEvent.Action.ACCESS_FLAGGED)
+                    for _ in range(3)
+                )
+                holding.set()
+                release.wait(30)
+        except BaseException as error:  # noqa: BLE001 -- reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=long_import)
+    thread.start()
+    try:
+        assert holding.wait(30)
+        # An admin's action meanwhile: refused at once if it had to wait
+        # for the import's lock, instead of hanging.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '1s'")
+            record(office=org.office, action=AuditEvent.Action.LOGIN, actor=org.admin)
+            make_account(org.office, "while.importing", "가져오는중")
+    finally:
+        release.set()
+        thread.join(30)
+    assert not errors
+    assert_tallies_true(org.office)
+    assert tallies.audit_count(org.office, AuditEvent.Action.ACCESS_FLAGGED) == 3
+
+
+# -- migration 0014 ---------------------------------------------------------------
+
+BEFORE = [("accounts", "0013_listing_access_flag")]
+AFTER = [("accounts", "0014_office_tallies")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_counts_the_rows_already_there():
+    executor = MigrationExecutor(connection)
+    executor.migrate(BEFORE)
+    old = executor.loader.project_state(BEFORE).apps
+    OldOffice = old.get_model("accounts", "Office")
+    OldAccount = old.get_model("accounts", "Account")
+    OldEvent = old.get_model("accounts", "AuditEvent")
+    office = OldOffice.objects.create(domain="fill.test", name="Fill")
+    for n in range(4):
+        OldAccount.objects.create(
+            office=office,
+            login_id=f"u{n}",
+            email=f"u{n}@fill.test",
+            name="U",
+            password="!",
+            deleted_at=timezone.now() if n == 0 else None,
+        )
+    OldEvent.objects.bulk_create(
+        [OldEvent(office=office, action="login") for _ in range(3)]
+        + [OldEvent(office=office, action="quota_change")]
+    )
+    try:
+        executor = MigrationExecutor(connection)
+        executor.migrate(AFTER)
+        filled = Office.objects.get(pk=office.pk)
+        assert tallies.users_count(filled) == 3
+        assert tallies.audit_count(filled) == 4
+        assert tallies.audit_count(filled, "login") == 3
+        # The triggers are there: a new event counts.
+        AuditEvent.objects.create(office=filled, action="login")
+        assert tallies.audit_count(filled, "login") == 4
+
+        executor = MigrationExecutor(connection)
+        executor.migrate(BEFORE)
+        assert "accounts_officetally" not in connection.introspection.table_names()
+        AuditEvent.objects.filter(office_id=office.pk).delete()  # no trigger left to fail
+    finally:
+        call_command("migrate", verbosity=0)
