@@ -326,12 +326,20 @@ def search_condition(office: Office, value: str, *, pk: str = "pk", indexed: boo
         return Q(**{f"{pk}__in": RawSQL(search_index.ACCOUNT_MATCH, [phrase])}) | Q(
             **{f"{pk}__in": RawSQL(search_index.ADDRESS_MATCH, [phrase])}
         )
-    trigram = connection.vendor == "postgresql" and len(value) >= search_index.MIN_INDEXED_LENGTH
-    lookup = "icontains" if trigram or value.lower() != value.upper() else "contains"
+    lookup = substring_lookup(value)
     condition = Q(**{f"name__{lookup}": value}) | Q(**{f"login_id__{lookup}": value})
     if value.isascii():
         condition |= _subaccount_match(office, pk, **{f"local_part__{lookup}": value})
     return condition
+
+
+def substring_lookup(value: str) -> str:
+    """``icontains`` where case can matter, else ``contains``: ``UPPER()``
+    of every name costs more than the match itself, and Hangul has no case.
+    (PostgreSQL's trigram indexes hold ``UPPER()`` of the column, so a
+    pattern they can answer keeps it.)"""
+    trigram = connection.vendor == "postgresql" and len(value) >= search_index.MIN_INDEXED_LENGTH
+    return "icontains" if trigram or value.lower() != value.upper() else "contains"
 
 
 def has_search_index(value: str | None) -> bool:

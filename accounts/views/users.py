@@ -62,6 +62,7 @@ from accounts.permissions import (
     office_admin_required,
     require_write,
 )
+from accounts.selectors import substring_lookup
 from accounts.services import DomainError, account_update
 from accounts.two_factor import has_two_factor
 
@@ -103,7 +104,10 @@ def user_list(request):
         office=request.office, deleted_at__isnull=True
     ).select_related("mailbox")
     if query:
-        accounts = accounts.filter(Q(name__icontains=query) | Q(login_id__icontains=query))
+        lookup = substring_lookup(query)
+        accounts = accounts.filter(
+            Q(**{f"name__{lookup}": query}) | Q(**{f"login_id__{lookup}": query})
+        )
     # Count, then the page (keys from the listed accounts' covering index).
     # Without a search the database has kept the count.
     page = keyed_page(
