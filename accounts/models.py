@@ -439,6 +439,36 @@ class OfficeTally(models.Model):
         return f"{self.kind}: {self.n}"
 
 
+class AccountGram(models.Model):
+    """Each one- and two-character piece holding a non-ASCII character
+    (Hangul) of the names and IDs of the accounts not deleted, lower-cased:
+    사용자 관리 counts a search of a syllable or two (``김``) as an index
+    range here. No trigram index can answer it, and matching every account
+    of a big office took most of that page's time. Written only by triggers
+    (migration 0015) in the transaction that changes the account.
+    """
+
+    # The unique constraint's index serves the office's lookups; the
+    # account's own index serves the triggers' deletes.
+    office = models.ForeignKey(
+        Office, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    gram = models.CharField(max_length=2)
+    account = models.ForeignKey(
+        Account, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["office", "gram", "account"], name="account_gram_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.gram
+
+
 class Folder(models.Model):
     class Role(models.TextChoices):
         INBOX = "inbox", _("Inbox")

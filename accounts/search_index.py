@@ -42,6 +42,11 @@ SQLITE_TRIGGERS = frozenset(
         "listing_gram_au",
     }
 )
+# The Hangul pieces of the accounts' names and IDs (``0015_account_grams``).
+ACCOUNT_GRAM_TRIGGERS = frozenset({"account_gram_ai", "account_gram_au", "account_gram_ad"})
+ACCOUNT_GRAM_COUNT = (
+    "SELECT COUNT(*) FROM accounts_accountgram WHERE office_id = %s AND gram = lower(%s)"
+)
 # The per-office counts' triggers (``0014_office_tallies``).
 TALLY_TRIGGERS = frozenset(
     {
@@ -86,6 +91,8 @@ def check_sqlite_triggers(using: str = "default", plan=None, **kwargs) -> None:
     expected = SQLITE_TRIGGERS
     if "accounts_officetally" in tables:
         expected = expected | TALLY_TRIGGERS
+    if "accounts_accountgram" in tables:
+        expected = expected | ACCOUNT_GRAM_TRIGGERS
     with connection.cursor() as cursor:
         columns = {
             column.name
@@ -104,7 +111,7 @@ def check_sqlite_triggers(using: str = "default", plan=None, **kwargs) -> None:
             + ". A migration altered their table; it must create them again "
             "(copy their SQL from the migration that created them: "
             "accounts/migrations/0002_search_and_listing.py, "
-            "0013_listing_access_flag.py, 0014_office_tallies.py)."
+            "0013_listing_access_flag.py, 0014_office_tallies.py, 0015_account_grams.py)."
         )
 
 

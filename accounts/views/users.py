@@ -16,6 +16,7 @@ and stored nowhere in clear.
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db import connection
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -23,7 +24,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts import tallies
+from accounts import search_index, tallies
 from accounts.account_services import (
     DELETED_RETENTION,
     account_create,
@@ -95,6 +96,16 @@ def _add_error(form, error: DomainError) -> None:
     form.add_error(field if field in form.fields else None, error)
 
 
+def _known_count(office, query: str) -> int | None:
+    if not query:
+        return tallies.users_count(office)
+    if search_index.gram_searchable(query):
+        with connection.cursor() as cursor:
+            cursor.execute(search_index.ACCOUNT_GRAM_COUNT, [office.pk, query])
+            return cursor.fetchone()[0]
+    return None
+
+
 @office_admin_required
 @require_GET
 def user_list(request):
@@ -109,12 +120,13 @@ def user_list(request):
             Q(**{f"name__{lookup}": query}) | Q(**{f"login_id__{lookup}": query})
         )
     # Count, then the page (keys from the listed accounts' covering index).
-    # Without a search the database has kept the count.
+    # Without a search the database has kept the count; a syllable or two
+    # is counted on the accounts' Hangul pieces.
     page = keyed_page(
         accounts.order_by("name", "login_id", "pk"),
         request.GET.get("page"),
         USERS_PAGE_SIZE,
-        count=None if query else tallies.users_count(request.office),
+        count=_known_count(request.office, query),
     )
     for account in page.object_list:
         account.kind_label = choice_label(Account.Kind, account.kind)

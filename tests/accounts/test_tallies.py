@@ -254,3 +254,123 @@ def test_migration_counts_the_rows_already_there():
         AuditEvent.objects.filter(office_id=office.pk).delete()  # no trigger left to fail
     finally:
         call_command("migrate", verbosity=0)
+
+
+# -- the accounts' Hangul pieces (사용자 관리's search of a syllable or two) -----
+
+
+def gram_count(office, term: str) -> int:
+    from accounts.views.users import _known_count
+
+    return _known_count(office, term)
+
+
+def like_count(office, term: str) -> int:
+    from django.db.models import Q
+
+    return (
+        Account.objects.filter(office=office, deleted_at__isnull=True)
+        .filter(Q(name__icontains=term) | Q(login_id__icontains=term))
+        .count()
+    )
+
+
+TERMS = ["김", "민", "김민", "민준", "서", "이서", "관리", "자", "ㄱ", "é"]
+
+
+def assert_grams_true(office) -> None:
+    for term in TERMS:
+        assert gram_count(office, term) == like_count(office, term), term
+
+
+@pytest.mark.django_db
+def test_syllable_counts_follow_every_change_of_the_accounts(org):
+    other = make_office("other.test")
+    make_account(other, "kim.other", "김다른")
+    assert gram_count(org.office, "김") == 1  # 김민준 (the other office's is not counted)
+    assert_grams_true(org.office)
+
+    kim2 = make_account(org.office, "kim.two", "김민지")
+    Account.objects.bulk_create(
+        Account(office=org.office, login_id=f"bulk{n}", email=f"bulk{n}@x", name=f"김서{n}")
+        for n in range(4)
+    )
+    assert gram_count(org.office, "김") == 6
+    assert gram_count(org.office, "김서") == 4
+    assert_grams_true(org.office)
+
+    # A rename drops the old pieces and adds the new; a repeated syllable
+    # counts the account once.
+    Account.objects.filter(pk=kim2.pk).update(name="박민박")
+    assert gram_count(org.office, "김") == 5
+    assert gram_count(org.office, "박") == like_count(org.office, "박")
+    # Updates of other columns leave them alone.
+    Account.objects.filter(office=org.office).update(status=Account.Status.ACTIVE)
+    assert_grams_true(org.office)
+
+    # Deleted users are not on the page, nor counted; restored ones are again.
+    kim2.refresh_from_db()
+    account_delete(actor=org.admin, account=kim2)
+    assert gram_count(org.office, "박") == like_count(org.office, "박")
+    kim2.refresh_from_db()
+    account_restore(actor=org.admin, account=kim2)
+    assert_grams_true(org.office)
+    Account.objects.filter(login_id="bulk0", office=org.office).delete()
+    Account.objects.filter(pk=kim2.pk).update(office=other)
+    assert_grams_true(org.office)
+    assert_grams_true(other)
+
+
+@pytest.mark.django_db
+def test_users_page_counts_a_syllable_search_on_the_pieces(org, client):
+    from accounts.views.users import USERS_PAGE_SIZE
+
+    Account.objects.bulk_create(
+        Account(office=org.office, login_id=f"kim{n}", email=f"kim{n}@x", name=f"김{n:03}")
+        for n in range(USERS_PAGE_SIZE + 5)
+    )
+    client.force_login(org.admin)
+    url = f"/{org.office.domain}/manage/users/"
+    first = client.get(url, {"q": "김"}).context["page"]
+    assert first.paginator.count == USERS_PAGE_SIZE + 6  # and 김민준
+    assert first.paginator.num_pages == 2
+    second = client.get(url, {"q": "김", "page": 2}).context["page"]
+    shown = [a.login_id for a in [*first.object_list, *second.object_list]]
+    assert sorted(shown) == sorted(
+        Account.objects.filter(office=org.office, name__contains="김").values_list(
+            "login_id", flat=True
+        )
+    )
+
+
+BEFORE_GRAMS = [("accounts", "0014_office_tallies")]
+AFTER_GRAMS = [("accounts", "0015_account_grams")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_gives_the_accounts_already_there_their_pieces():
+    executor = MigrationExecutor(connection)
+    executor.migrate(BEFORE_GRAMS)
+    old = executor.loader.project_state(BEFORE_GRAMS).apps
+    OldOffice = old.get_model("accounts", "Office")
+    OldAccount = old.get_model("accounts", "Account")
+    office = OldOffice.objects.create(domain="grams.test", name="Grams")
+    for n, (name, deleted) in enumerate([("김민준", False), ("김서연", False), ("김삭제", True)]):
+        OldAccount.objects.create(
+            office=office,
+            login_id=f"u{n}",
+            email=f"u{n}@grams.test",
+            name=name,
+            password="!",
+            deleted_at=timezone.now() if deleted else None,
+        )
+    try:
+        executor = MigrationExecutor(connection)
+        executor.migrate(AFTER_GRAMS)
+        filled = Office.objects.get(pk=office.pk)
+        assert gram_count(filled, "김") == 2
+        assert gram_count(filled, "서연") == 1
+        assert gram_count(filled, "삭제") == 0
+        assert_grams_true(filled)
+    finally:
+        call_command("migrate", verbosity=0)
