@@ -20,6 +20,16 @@ GRAM_COUNT = "SELECT COUNT(*) FROM listing_gram WHERE office_id = %s AND gram = 
 # The shortest pattern the trigram index can answer.
 MIN_INDEXED_LENGTH = 3
 
+# PostgreSQL: a three-character search counted on the listed accounts'
+# pieces (``accounts.models.ListingTrigram``), upper-cased as the search
+# compares.
+TRIGRAM_COUNT = (
+    "SELECT COUNT(*) FROM accounts_listingtrigram WHERE office_id = %s AND gram = upper(%s)"
+)
+TRIGRAM_MATCH = (
+    "SELECT account_id FROM accounts_listingtrigram WHERE office_id = %s AND gram = upper(%s)"
+)
+
 # The triggers that keep the SQLite search structures and the listing equal
 # to their tables (created by the migration above; the one that copies the
 # mailbox's flag, FLAG_TRIGGER, by ``0013_listing_access_flag``).
@@ -69,6 +79,12 @@ def gram_searchable(value: str) -> bool:
     """A 1-2 character search holding a non-ASCII character (a Hangul
     syllable or two): answered from ``listing_gram`` on SQLite."""
     return 1 <= len(value) <= 2 and not value.isascii()
+
+
+def trigram_countable(value: str) -> bool:
+    """A search of exactly three characters, not an address: its matches
+    are the accounts holding it as a piece (see TRIGRAM_COUNT)."""
+    return len(value) == MIN_INDEXED_LENGTH and "@" not in value
 
 
 def fts_phrase(text: str) -> str:

@@ -374,3 +374,76 @@ def test_migration_gives_the_accounts_already_there_their_pieces():
         assert_grams_true(filled)
     finally:
         call_command("migrate", verbosity=0)
+
+
+# -- three-character searches counted on the listing's pieces (PostgreSQL) -----
+
+THREE = ["kim", "KIM", "lee", "min", "sal", "les", "김민준", "민준", "ale", "a.b", "%_%", "x y"]
+
+
+def list_count(office, term: str) -> int:
+    from accounts.selectors import usage_page
+
+    return usage_page(office, {"q": term}).filtered_count
+
+
+def plain_count(office, term: str) -> int:
+    """The listed accounts whose name, ID or sub-account address contains
+    ``term``, matched with LIKE alone."""
+    from django.db.models import Exists, OuterRef, Q
+
+    from accounts.models import Address, MailListing
+
+    by_address = Address.objects.filter(
+        account_id=OuterRef("account_id"), folder__isnull=False, local_part__icontains=term
+    )
+    return (
+        MailListing.objects.filter(office=office)
+        .filter(Q(name__icontains=term) | Q(login_id__icontains=term) | Exists(by_address))
+        .count()
+    )
+
+
+def assert_three_true(office) -> None:
+    from accounts.models import ListingTrigram
+
+    for term in THREE:
+        expected = plain_count(office, term)
+        assert list_count(office, term) == expected, term
+        if len(term) == 3:
+            pieces = ListingTrigram.objects.filter(office=office, gram=term.upper())
+            assert pieces.count() == expected, term
+
+
+@pytest.mark.django_db
+def test_three_character_searches_count_the_pieces_after_every_change(org):
+    from accounts.models import ListingTrigram, Mailbox
+    from accounts.services import mailbox_create
+    from subaccounts.services import subaccount_add, subaccount_delete
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite counts on its FTS5 tables")
+    assert ListingTrigram.objects.filter(office=org.office).exists()
+    assert list_count(org.office, "kim") == 1  # minjun.kim
+    assert_three_true(org.office)
+
+    subaccount_add(actor=None, owner=org.lee, local_part="sales")
+    subaccount_add(actor=None, owner=org.lee, local_part="kimchi")
+    assert list_count(org.office, "kim") == 2  # and 이서연 by her sub-account
+    assert list_count(org.office, "sal") == plain_count(org.office, "sal") >= 1
+    subaccount_delete(actor=None, owner=org.lee, local_part="kimchi")
+    assert list_count(org.office, "kim") == 1
+    assert_three_true(org.office)
+
+    # Renames, a new listed account, a mailbox gone, a user deleted.
+    Account.objects.filter(pk=org.kim.pk).update(login_id="minjun.lee", name="이민준")
+    new = make_account(org.office, "alex.kim", "알렉스")
+    assert list_count(org.office, "kim") == 1  # alex.kim only
+    assert_three_true(org.office)
+    Mailbox.objects.filter(account=new).delete()
+    assert list_count(org.office, "kim") == 0
+    mailbox_create(account=new)
+    assert list_count(org.office, "kim") == 1
+    account_delete(actor=org.admin, account=org.lee)
+    assert list_count(org.office, "sal") == plain_count(org.office, "sal")
+    assert_three_true(org.office)
