@@ -470,14 +470,14 @@ class AccountGram(models.Model):
 
 
 class ListingTrigram(models.Model):
-    """PostgreSQL: every three-character piece (upper-cased, as the search
-    compares) of the listed accounts' names, IDs and sub-account addresses.
-    The usage list counts a search of three characters (``kim``, ``lee``)
-    as an index range here: the trigram indexes find such a term's 20,000
-    accounts at 100,000 just as fast, but must then recheck, merge and join
-    every one of them (50-60 ms). Written only by triggers (migration 0016)
-    in the transaction that changes the listing or an address. SQLite's
-    FTS5 tables answer there; this table stays empty.
+    """Every three-character piece (upper-cased, as the search compares) of
+    the listed accounts' names, IDs and sub-account addresses. The usage
+    list counts a search of three characters (``kim``, ``lee``) as an index
+    range here, and walks its order against these ids: the trigram indexes
+    (FTS5 on SQLite) find such a term's 20,000 accounts at 100,000 just as
+    fast, but must then recheck, merge and join every one of them. Written
+    only by triggers (migration 0016) in the transaction that changes the
+    listing or an address.
     """
 
     # The unique constraint's index serves the office's lookups; the

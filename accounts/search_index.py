@@ -20,7 +20,7 @@ GRAM_COUNT = "SELECT COUNT(*) FROM listing_gram WHERE office_id = %s AND gram = 
 # The shortest pattern the trigram index can answer.
 MIN_INDEXED_LENGTH = 3
 
-# PostgreSQL: a three-character search counted on the listed accounts'
+# A three-character search counted on the listed accounts'
 # pieces (``accounts.models.ListingTrigram``), upper-cased as the search
 # compares.
 TRIGRAM_COUNT = (
@@ -56,6 +56,17 @@ SQLITE_TRIGGERS = frozenset(
 ACCOUNT_GRAM_TRIGGERS = frozenset({"account_gram_ai", "account_gram_au", "account_gram_ad"})
 ACCOUNT_GRAM_COUNT = (
     "SELECT COUNT(*) FROM accounts_accountgram WHERE office_id = %s AND gram = lower(%s)"
+)
+# The listed accounts' three-character pieces (``0016_listing_trigrams``).
+LISTING_TRIGRAM_TRIGGERS = frozenset(
+    {
+        "listing_trigram_ai",
+        "listing_trigram_au",
+        "listing_trigram_ad",
+        "address_trigram_ai",
+        "address_trigram_au",
+        "address_trigram_ad",
+    }
 )
 # The per-office counts' triggers (``0014_office_tallies``).
 TALLY_TRIGGERS = frozenset(
@@ -109,6 +120,8 @@ def check_sqlite_triggers(using: str = "default", plan=None, **kwargs) -> None:
         expected = expected | TALLY_TRIGGERS
     if "accounts_accountgram" in tables:
         expected = expected | ACCOUNT_GRAM_TRIGGERS
+    if "accounts_listingtrigram" in tables:
+        expected = expected | LISTING_TRIGRAM_TRIGGERS
     with connection.cursor() as cursor:
         columns = {
             column.name
@@ -127,7 +140,7 @@ def check_sqlite_triggers(using: str = "default", plan=None, **kwargs) -> None:
             + ". A migration altered their table; it must create them again "
             "(copy their SQL from the migration that created them: "
             "accounts/migrations/0002_search_and_listing.py, "
-            "0013_listing_access_flag.py, 0014_office_tallies.py, 0015_account_grams.py)."
+            "0013_listing_access_flag.py, 0014_office_tallies.py, 0015_account_grams.py, 0016_listing_trigrams.py)."
         )
 
 

@@ -326,12 +326,13 @@ def search_condition(office: Office, value: str, *, pk: str = "pk", indexed: boo
             | Q(login_id__iendswith=local)
             | _subaccount_match(office, pk, local_part__iendswith=local)
         )
-    if connection.vendor == "postgresql" and search_index.trigram_countable(value):
+    if search_index.trigram_countable(value):
         # Three characters: the listed accounts holding them as a piece
         # (ListingTrigram), in both forms; indexed, a join driven by that
-        # index range.
+        # index range. (SQLite builds an IN list's index once and probes
+        # it as any walk goes.)
         holding = Q(**{f"{pk}__in": RawSQL(search_index.TRIGRAM_MATCH, [office.pk, value])})
-        if indexed or pk != "account_id":
+        if indexed or pk != "account_id" or connection.vendor != "postgresql":
             return holding
         # Walking the read model's name or ID index: the OR (never true, a
         # key is never NULL) keeps PostgreSQL from turning the IN into a
@@ -529,12 +530,8 @@ def _counts(office: Office, filterset: UsageFilterSet) -> tuple[int, int]:
     ):
         # Every gram row is a listed account: count the index range itself.
         filtered_sql, params = search_index.GRAM_COUNT, [office.pk, q]
-    elif (
-        connection.vendor == "postgresql"
-        and filterset.active == ["q"]
-        and search_index.trigram_countable(q)
-    ):
-        # The same on PostgreSQL for three characters (ListingTrigram).
+    elif filterset.active == ["q"] and search_index.trigram_countable(q):
+        # The same for three characters (ListingTrigram).
         filtered_sql, params = search_index.TRIGRAM_COUNT, [office.pk, q]
     else:
         if filterset.counts_on_listing:

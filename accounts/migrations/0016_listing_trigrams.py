@@ -1,4 +1,4 @@
-"""PostgreSQL: the three-character pieces of the listed accounts' names, IDs
+"""The three-character pieces of the listed accounts' names, IDs
 and sub-account addresses (``accounts.models.ListingTrigram``), so the
 usage list counts a three-character search as an index range.
 
@@ -7,7 +7,9 @@ from: a listing row's insert, a change of its name, ID or office, or its
 delete; a sub-account address's insert, change or delete. Each recomputes
 the account's pieces whole (an account has a few dozen). The listing's
 updates of the flag time name none of those columns and do not fire them.
-SQLite needs none of this: its FTS5 trigram tables count there.
+SQLite gets the same from row triggers (its FTS5 tables found kim's
+20,000 accounts, but counting and walking them cost more than the Django
+admin's whole page there).
 """
 
 import django.db.models.deletion
@@ -79,10 +81,82 @@ POSTGRESQL_DROP = [
 ]
 
 
-def _run(statements):
+# SQLite: the same pieces from row triggers. upper() there changes ASCII
+# letters only, as its LIKE ignores the case of ASCII letters only. It has
+# no generate_series: positions 1..100 (the longest name).
+_POSITIONS = ", ".join(f"({k})" for k in range(1, 101))
+
+
+def _sqlite_pieces(account: str) -> str:
+    return (
+        "INSERT OR IGNORE INTO accounts_listingtrigram (office_id, gram, account_id) "
+        "SELECT src.office_id, substr(upper(src.s), k.column1, 3), src.account_id FROM ("
+        "SELECT l.office_id, l.account_id, l.name AS s FROM accounts_maillisting AS l "
+        f"WHERE l.account_id = {account} "
+        "UNION ALL SELECT l.office_id, l.account_id, l.login_id FROM accounts_maillisting AS l "
+        f"WHERE l.account_id = {account} "
+        "UNION ALL SELECT l.office_id, l.account_id, a.local_part "
+        "FROM accounts_maillisting AS l JOIN accounts_address AS a "
+        "ON a.account_id = l.account_id AND a.folder_id IS NOT NULL "
+        f"WHERE l.account_id = {account}) AS src, (VALUES {_POSITIONS}) AS k "
+        "WHERE k.column1 + 2 <= length(src.s);"
+    )
+
+
+def _sqlite_recompute(account: str) -> str:
+    return (
+        f"DELETE FROM accounts_listingtrigram WHERE account_id = {account}; "
+        + _sqlite_pieces(account)
+    )
+
+
+SQLITE = [
+    "CREATE TRIGGER IF NOT EXISTS listing_trigram_ai AFTER INSERT ON accounts_maillisting "
+    "BEGIN " + _sqlite_recompute("new.account_id") + " END",
+    "CREATE TRIGGER IF NOT EXISTS listing_trigram_au "
+    "AFTER UPDATE OF office_id, name, login_id ON accounts_maillisting "
+    "WHEN old.office_id IS NOT new.office_id OR old.name IS NOT new.name "
+    "OR old.login_id IS NOT new.login_id "
+    "BEGIN " + _sqlite_recompute("new.account_id") + " END",
+    "CREATE TRIGGER IF NOT EXISTS listing_trigram_ad AFTER DELETE ON accounts_maillisting "
+    "BEGIN DELETE FROM accounts_listingtrigram WHERE account_id = old.account_id; END",
+    "CREATE TRIGGER IF NOT EXISTS address_trigram_ai AFTER INSERT ON accounts_address "
+    "WHEN new.folder_id IS NOT NULL BEGIN " + _sqlite_recompute("new.account_id") + " END",
+    "CREATE TRIGGER IF NOT EXISTS address_trigram_au "
+    "AFTER UPDATE OF local_part, folder_id, account_id ON accounts_address "
+    "WHEN old.local_part IS NOT new.local_part "
+    "OR (old.folder_id IS NULL) <> (new.folder_id IS NULL) "
+    "OR old.account_id IS NOT new.account_id "
+    "BEGIN "
+    + _sqlite_recompute("old.account_id")
+    + " "
+    + _sqlite_recompute("new.account_id")
+    + " END",
+    "CREATE TRIGGER IF NOT EXISTS address_trigram_ad AFTER DELETE ON accounts_address "
+    "WHEN old.folder_id IS NOT NULL BEGIN " + _sqlite_recompute("old.account_id") + " END",
+    # The listed accounts already there.
+    "INSERT OR IGNORE INTO accounts_listingtrigram (office_id, gram, account_id) "
+    "SELECT src.office_id, substr(upper(src.s), k.column1, 3), src.account_id FROM ("
+    "SELECT office_id, account_id, name AS s FROM accounts_maillisting "
+    "UNION ALL SELECT office_id, account_id, login_id FROM accounts_maillisting "
+    "UNION ALL SELECT l.office_id, l.account_id, a.local_part "
+    "FROM accounts_maillisting AS l JOIN accounts_address AS a "
+    "ON a.account_id = l.account_id AND a.folder_id IS NOT NULL) AS src, "
+    f"(VALUES {_POSITIONS}) AS k WHERE k.column1 + 2 <= length(src.s)",
+]
+SQLITE_DROP = [
+    "DROP TRIGGER IF EXISTS listing_trigram_ai",
+    "DROP TRIGGER IF EXISTS listing_trigram_au",
+    "DROP TRIGGER IF EXISTS listing_trigram_ad",
+    "DROP TRIGGER IF EXISTS address_trigram_ai",
+    "DROP TRIGGER IF EXISTS address_trigram_au",
+    "DROP TRIGGER IF EXISTS address_trigram_ad",
+]
+
+
+def _run(statements_by_vendor):
     def run(apps, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return
+        statements = statements_by_vendor[schema_editor.connection.vendor]
         with schema_editor.connection.cursor() as cursor:
             for sql in statements:
                 cursor.execute(sql)
@@ -134,5 +208,9 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
-        migrations.RunPython(_run(POSTGRESQL), _run(POSTGRESQL_DROP), elidable=False),
+        migrations.RunPython(
+            _run({"postgresql": POSTGRESQL, "sqlite": SQLITE}),
+            _run({"postgresql": POSTGRESQL_DROP, "sqlite": SQLITE_DROP}),
+            elidable=False,
+        ),
     ]

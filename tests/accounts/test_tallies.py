@@ -376,7 +376,7 @@ def test_migration_gives_the_accounts_already_there_their_pieces():
         call_command("migrate", verbosity=0)
 
 
-# -- three-character searches counted on the listing's pieces (PostgreSQL) -----
+# -- three-character searches counted on the listing's pieces -------------------
 
 THREE = ["kim", "KIM", "lee", "min", "sal", "les", "김민준", "민준", "ale", "a.b", "%_%", "x y"]
 
@@ -421,8 +421,6 @@ def test_three_character_searches_count_the_pieces_after_every_change(org):
     from accounts.services import mailbox_create
     from subaccounts.services import subaccount_add, subaccount_delete
 
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite counts on its FTS5 tables")
     assert ListingTrigram.objects.filter(office=org.office).exists()
     assert list_count(org.office, "kim") == 1  # minjun.kim
     assert_three_true(org.office)
