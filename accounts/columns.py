@@ -49,7 +49,7 @@ from jinja2 import Template
 from markupsafe import escape
 
 from accounts.access_history import recent_access
-from accounts.formatting import human_bytes, human_quota
+from accounts.formatting import human_bytes, human_quota, page_number_format
 from accounts.models import AccessFlag, Account, Mailbox
 from accounts.permissions import can_write
 from mailadmin.jinja_env import jinja_env, render
@@ -522,6 +522,7 @@ def render_usage_rows(request, office, rows: Sequence[Account]) -> str:
         USER=Account.Kind.USER.value,
         ACTIVE=Account.Status.ACTIVE.value,
         can_write=can_write(request.user),
+        number=page_number_format(),
     )
 
 

@@ -24,6 +24,7 @@ size falls back to its default, as a bookmarked or hand-edited URL should.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,12 +32,14 @@ from functools import cached_property
 from typing import Any
 
 import django_filters
+from django import forms
 from django.conf import settings
 from django.core.paginator import Page
 from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from accounts import columns, search_index
@@ -160,6 +163,27 @@ class UsageFilterSet(django_filters.FilterSet):
         self.office = office
         super().__init__(data, *args, **kwargs)
 
+    def get_form_class(self) -> type[forms.Form]:
+        """The form class, built once per FilterSet class.
+
+        django-filters builds a new form class on every request, a field
+        from each filter; the fields come from the declared filters alone
+        (no filter here depends on the request or the office), and each
+        form deep-copies its class's fields, so one class serves every
+        request. A subclass gets its own."""
+        cls = type(self)
+        form_class = cls.__dict__.get("_form_class")
+        if form_class is None:
+            form_class = super().get_form_class()
+            cls._form_class = form_class
+        return form_class
+
+    def option_labels(self, name: str) -> tuple[tuple[str, str], ...]:
+        """A filter's choices with their labels in the active language, the
+        empty choice first, for the toolbar's options (see
+        :func:`_option_labels`)."""
+        return _option_labels(self.get_form_class(), name, get_language())
+
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if queryset.model is MailListing:
             # The read model asks the search index (see search_condition).
@@ -255,6 +279,17 @@ class UsageFilterSet(django_filters.FilterSet):
     @property
     def is_filtered(self) -> bool:
         return bool(self.active)
+
+
+@functools.lru_cache(maxsize=64)
+def _option_labels(
+    form_class: type[forms.Form], name: str, language: str | None
+) -> tuple[tuple[str, str], ...]:
+    """The labels are lazy translations: written into the toolbar's six
+    selects they were translated one by one on every request (a tenth of
+    the page's template time); the choices are fixed, so each filter's are
+    translated once per language."""
+    return tuple((value, str(label)) for value, label in form_class.base_fields[name].choices)
 
 
 def quota_condition(value: str) -> Q:
