@@ -161,6 +161,7 @@ class UsageFilterSet(django_filters.FilterSet):
 
     def __init__(self, data=None, *args, office: Office, **kwargs):
         self.office = office
+        self._listing_matches: QuerySet | None = None
         super().__init__(data, *args, **kwargs)
 
     def get_form_class(self) -> type[forms.Form]:
@@ -175,6 +176,7 @@ class UsageFilterSet(django_filters.FilterSet):
         form_class = cls.__dict__.get("_form_class")
         if form_class is None:
             form_class = super().get_form_class()
+            form_class.base_fields = _SharedFields(form_class.base_fields)
             cls._form_class = form_class
         return form_class
 
@@ -239,9 +241,10 @@ class UsageFilterSet(django_filters.FilterSet):
         """The filters proper: every declared one but the sort."""
         return [name for name in self.filters if name != "sort"]
 
-    @property
+    @cached_property
     def active(self) -> list[str]:
-        """The filters with a valid value in effect."""
+        """The filters with a valid value in effect (asked a few times a
+        page; the data and so the answer never change)."""
         return [name for name in self.filter_names if self.cleaned(name)]
 
     @property
@@ -252,13 +255,19 @@ class UsageFilterSet(django_filters.FilterSet):
     def listing_matches(self) -> QuerySet:
         """The same filters, with the same cleaned values, applied to the
         office's ``MailListing`` rows (every filter must be
-        :func:`on_listing`; see :attr:`counts_on_listing`)."""
+        :func:`on_listing`; see :attr:`counts_on_listing`).
+
+        Built once per FilterSet (a page asks for it to count, for a
+        search's few matches and for a page's keys; callers derive their
+        queries from it and never evaluate it)."""
         assert self.counts_on_listing, "a filter of this FilterSet cannot run on the read model"
-        rows = MailListing.objects.filter(office=self.office)
-        if not self.is_bound:
-            return rows
-        self.errors  # noqa: B018 -- as .qs: an invalid value is left out, the rest apply
-        return super().filter_queryset(rows)
+        if self._listing_matches is None:
+            rows = MailListing.objects.filter(office=self.office)
+            if self.is_bound:
+                self.errors  # noqa: B018 -- as .qs: an invalid value is left out, the rest apply
+                rows = super().filter_queryset(rows)
+            self._listing_matches = rows
+        return self._listing_matches
 
     @property
     def current_sort(self) -> str:
@@ -279,6 +288,19 @@ class UsageFilterSet(django_filters.FilterSet):
     @property
     def is_filtered(self) -> bool:
         return bool(self.active)
+
+
+class _SharedFields(dict):
+    """The filter form's fields, shared by its instances.
+
+    A Django form deep-copies its class's fields so that it may change its
+    own; the FilterSet's form only validates the query string (the toolbar
+    is written from :meth:`UsageFilterSet.option_labels`), never renders or
+    changes a field, and the copy of eight choice fields with their widgets
+    was a good part of building the FilterSet on every request."""
+
+    def __deepcopy__(self, memo) -> dict:
+        return dict(self)
 
 
 @functools.lru_cache(maxsize=64)
@@ -443,10 +465,14 @@ def mail_accounts(office: Office) -> QuerySet:
 def usage_rows(office: Office, params: Mapping[str, Any]) -> tuple[UsageFilterSet, QuerySet]:
     """The filtered, searched and ordered mail accounts for the query
     parameters ``q``, ``subaccounts``, ``status`` and ``sort``."""
-    filterset = UsageFilterSet(
-        _single_values(params), queryset=mail_accounts(office), office=office
-    )
+    filterset = usage_filterset(office, params)
     return filterset, filterset.qs
+
+
+def usage_filterset(office: Office, params: Mapping[str, Any]) -> UsageFilterSet:
+    """The list's FilterSet over the office's mail accounts; its ``qs`` (the
+    rows' query) is built when first read."""
+    return UsageFilterSet(_single_values(params), queryset=mail_accounts(office), office=office)
 
 
 def _single_values(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -592,7 +618,7 @@ def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsageP
       read in the reverse order from the end, so the OFFSET never exceeds
       half the list.
     """
-    filterset, queryset = usage_rows(office, params)
+    filterset = usage_filterset(office, params)
     per_page = page_size(params)
     few_matches = None
     if not filterset.is_filtered:
@@ -619,8 +645,11 @@ def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsageP
         if few_matches is not None:
             # Few matches: the index handed them over (every filter applied);
             # sort just those rather than walk the whole order to find them.
+            # (The rows' own filtered query is then never built.)
             queryset = mail_accounts(office).filter(pk__in=few_matches)
             queryset = queryset.order_by(*ordering_for(filterset.current_sort))
+        else:
+            queryset = filterset.qs
         page_rows = queryset.annotate(sub_ids=RawSQL(_addresses_sql(), []))
         if offset == 0:
             rows = list(page_rows[:on_page])
