@@ -169,9 +169,9 @@ class UsageFilterSet(django_filters.FilterSet):
 
         django-filters builds a new form class on every request, a field
         from each filter; the fields come from the declared filters alone
-        (no filter here depends on the request or the office), and each
-        form deep-copies its class's fields, so one class serves every
-        request. A subclass gets its own."""
+        (no filter here depends on the request or the office), so one class
+        serves every request, its forms sharing its fields (see
+        :class:`_SharedFields`). A subclass gets its own."""
         cls = type(self)
         form_class = cls.__dict__.get("_form_class")
         if form_class is None:
