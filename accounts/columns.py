@@ -49,7 +49,7 @@ from jinja2 import Template
 from markupsafe import escape
 
 from accounts.access_history import recent_access
-from accounts.formatting import human_bytes, human_quota
+from accounts.formatting import human_bytes, human_quota, page_number_format
 from accounts.models import AccessFlag, Account, Mailbox
 from accounts.permissions import can_write
 from mailadmin.jinja_env import jinja_env, render
@@ -158,7 +158,8 @@ class Column:
     ``cell``: its cell template in the Jinja2 directory; it sees
     ``account``, ``mailbox``, ``url`` (the account's page) and the page's
     ``text``, ``labels`` (the shown columns' headers by name, for its
-    ``data-label``), ``next_param``, ``zone``, ``protocols``.
+    ``data-label``), ``next_param``, ``zone``, ``protocols`` and
+    ``number`` (how the page writes a size's number).
     ``header_class``: a class for its ``<th>``.
     ``sorts``: the sorts its header offers, the first one as its label.
     ``fields``: what the export reads from the database (``values_list``
@@ -506,9 +507,29 @@ def _column_labels() -> SimpleNamespace:
     return SimpleNamespace(**{column.name: str(column.label) for column in shown_columns()})
 
 
+# The page's labels and the columns' headers by (registry, language),
+# with the registry they were read from.
+_PAGE_TEXT: dict[
+    tuple[int, str | None], tuple[tuple[Column, ...], SimpleNamespace, SimpleNamespace]
+] = {}
+
+
+def _page_text() -> tuple[SimpleNamespace, SimpleNamespace]:
+    """:func:`_row_text` and :func:`_column_labels`, translated once per
+    language rather than on every page (two dozen translations and three
+    choice tables each time); again for another registry."""
+    registry = usage_columns()
+    key = (id(registry), get_language())
+    cached = _PAGE_TEXT.get(key)
+    if cached is None or cached[0] is not registry:
+        cached = (registry, _row_text(), _column_labels())
+        _PAGE_TEXT[key] = cached
+    return cached[1], cached[2]
+
+
 def render_usage_rows(request, office, rows: Sequence[Account]) -> str:
     """The table rows of the accounts on the page, as safe HTML."""
-    text, labels = _row_text(), _column_labels()
+    text, labels = _page_text()
     template = _rows_template(tuple(column.cell for column in shown_columns()), text, labels)
     return render(
         template,
@@ -522,6 +543,7 @@ def render_usage_rows(request, office, rows: Sequence[Account]) -> str:
         USER=Account.Kind.USER.value,
         ACTIVE=Account.Status.ACTIVE.value,
         can_write=can_write(request.user),
+        number=page_number_format(),
     )
 
 

@@ -24,6 +24,7 @@ size falls back to its default, as a bookmarked or hand-edited URL should.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,12 +32,14 @@ from functools import cached_property
 from typing import Any
 
 import django_filters
+from django import forms
 from django.conf import settings
 from django.core.paginator import Page
 from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from accounts import columns, search_index
@@ -158,7 +161,30 @@ class UsageFilterSet(django_filters.FilterSet):
 
     def __init__(self, data=None, *args, office: Office, **kwargs):
         self.office = office
+        self._listing_matches: dict[bool, QuerySet] = {}
         super().__init__(data, *args, **kwargs)
+
+    def get_form_class(self) -> type[forms.Form]:
+        """The form class, built once per FilterSet class.
+
+        django-filters builds a new form class on every request, a field
+        from each filter; the fields come from the declared filters alone
+        (no filter here depends on the request or the office), so one class
+        serves every request, its forms sharing its fields (see
+        :class:`_SharedFields`). A subclass gets its own."""
+        cls = type(self)
+        form_class = cls.__dict__.get("_form_class")
+        if form_class is None:
+            form_class = super().get_form_class()
+            form_class.base_fields = _SharedFields(form_class.base_fields)
+            cls._form_class = form_class
+        return form_class
+
+    def option_labels(self, name: str) -> tuple[tuple[str, str], ...]:
+        """A filter's choices with their labels in the active language, the
+        empty choice first, for the toolbar's options (see
+        :func:`_option_labels`)."""
+        return _option_labels(self.get_form_class(), name, get_language())
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if queryset.model is MailListing:
@@ -216,9 +242,10 @@ class UsageFilterSet(django_filters.FilterSet):
         """The filters proper: every declared one but the sort."""
         return [name for name in self.filters if name != "sort"]
 
-    @property
+    @cached_property
     def active(self) -> list[str]:
-        """The filters with a valid value in effect."""
+        """The filters with a valid value in effect (asked a few times a
+        page; the data and so the answer never change)."""
         return [name for name in self.filter_names if self.cleaned(name)]
 
     @property
@@ -233,17 +260,23 @@ class UsageFilterSet(django_filters.FilterSet):
         office's ``MailListing`` rows (every filter must be
         :func:`on_listing`; see :attr:`counts_on_listing`). A search asks
         the search index (``indexed``: for counting and few matches) or is
-        matched row by row as the walk meets them (for a page of many)."""
+        matched row by row as the walk meets them (for a page of many).
+
+        Built once per FilterSet and form of search (a page asks for it to
+        count, for a search's few matches and for a page's keys; callers
+        derive their queries from it and never evaluate it)."""
         assert self.counts_on_listing, "a filter of this FilterSet cannot run on the read model"
-        rows = MailListing.objects.filter(office=self.office)
-        if not self.is_bound:
-            return rows
-        self.errors  # noqa: B018 -- as .qs: an invalid value is left out, the rest apply
-        self._indexed = indexed
-        try:
-            return super().filter_queryset(rows)
-        finally:
-            self._indexed = True
+        if indexed not in self._listing_matches:
+            rows = MailListing.objects.filter(office=self.office)
+            if self.is_bound:
+                self.errors  # noqa: B018 -- as .qs: an invalid value is left out, the rest apply
+                self._indexed = indexed
+                try:
+                    rows = super().filter_queryset(rows)
+                finally:
+                    self._indexed = True
+            self._listing_matches[indexed] = rows
+        return self._listing_matches[indexed]
 
     @property
     def current_sort(self) -> str:
@@ -264,6 +297,30 @@ class UsageFilterSet(django_filters.FilterSet):
     @property
     def is_filtered(self) -> bool:
         return bool(self.active)
+
+
+class _SharedFields(dict):
+    """The filter form's fields, shared by its instances.
+
+    A Django form deep-copies its class's fields so that it may change its
+    own; the FilterSet's form only validates the query string (the toolbar
+    is written from :meth:`UsageFilterSet.option_labels`), never renders or
+    changes a field, and the copy of eight choice fields with their widgets
+    was a good part of building the FilterSet on every request."""
+
+    def __deepcopy__(self, memo) -> dict:
+        return dict(self)
+
+
+@functools.lru_cache(maxsize=64)
+def _option_labels(
+    form_class: type[forms.Form], name: str, language: str | None
+) -> tuple[tuple[str, str], ...]:
+    """The labels are lazy translations: written into the toolbar's six
+    selects they were translated one by one on every request (a tenth of
+    the page's template time); the choices are fixed, so each filter's are
+    translated once per language."""
+    return tuple((value, str(label)) for value, label in form_class.base_fields[name].choices)
 
 
 def quota_condition(value: str) -> Q:
@@ -442,10 +499,14 @@ def mail_accounts(office: Office) -> QuerySet:
 def usage_rows(office: Office, params: Mapping[str, Any]) -> tuple[UsageFilterSet, QuerySet]:
     """The filtered, searched and ordered mail accounts for the query
     parameters ``q``, ``subaccounts``, ``status`` and ``sort``."""
-    filterset = UsageFilterSet(
-        _single_values(params), queryset=mail_accounts(office), office=office
-    )
+    filterset = usage_filterset(office, params)
     return filterset, filterset.qs
+
+
+def usage_filterset(office: Office, params: Mapping[str, Any]) -> UsageFilterSet:
+    """The list's FilterSet over the office's mail accounts; its ``qs`` (the
+    rows' query) is built when first read."""
+    return UsageFilterSet(_single_values(params), queryset=mail_accounts(office), office=office)
 
 
 def _single_values(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -599,7 +660,7 @@ def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsageP
       read in the reverse order from the end, so the OFFSET never exceeds
       half the list.
     """
-    filterset, queryset = usage_rows(office, params)
+    filterset = usage_filterset(office, params)
     per_page = page_size(params)
     few_matches = None
     if not filterset.is_filtered:
@@ -626,8 +687,11 @@ def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsageP
         if few_matches is not None:
             # Few matches: the index handed them over (every filter applied);
             # sort just those rather than walk the whole order to find them.
+            # (The rows' own filtered query is then never built.)
             queryset = mail_accounts(office).filter(pk__in=few_matches)
             queryset = queryset.order_by(*ordering_for(filterset.current_sort))
+        else:
+            queryset = filterset.qs
         page_rows = queryset.annotate(sub_ids=RawSQL(_addresses_sql(), []))
         # A broad search's first page too is walked on the read model's
         # index when it holds the order; other first pages read their rows

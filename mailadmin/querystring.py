@@ -1,9 +1,9 @@
 """Links that keep the list's query string: filters, search, sort and page
-size, with some parameters replaced."""
+size, with some parameters replaced; and links to a row's own page."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from django.http import QueryDict
 
@@ -22,3 +22,15 @@ def query_with(params: QueryDict, **changes) -> str:
             query[key] = [value]
     encoded = urlencode(query, doseq=True)
     return f"?{encoded}" if encoded else "?"
+
+
+# What reverse() leaves unquoted in a path segment, so a link built with
+# path_segment equals the one {% url %} builds.
+_PATH_SAFE = "!$&'()*+,;=/~:@"
+
+
+def path_segment(value: str) -> str:
+    """``value`` quoted as ``reverse()`` quotes a ``<segment:…>`` argument:
+    a page of rows links each row as its list's URL plus this, instead of
+    resolving the same route once per row."""
+    return quote(value, safe=_PATH_SAFE)

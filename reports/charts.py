@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from django.utils.formats import number_format
 
-from accounts.formatting import human_bytes
+from accounts.formatting import human_bytes, page_number_format
 
 WIDTH = 640
 UNIT = 1024
@@ -23,21 +23,10 @@ def sizes_formatter():
     """A formatter that writes sizes exactly as :func:`human_bytes` does,
     with the locale's decimal mark looked up once: ``number_format`` per
     value made a 180-row table the slowest part of the page."""
-    from django.utils.formats import get_format
-
-    decimal = get_format("DECIMAL_SEPARATOR")
-    units = ("B", "KB", "MB", "GB", "TB", "PB")
+    number = page_number_format()
 
     def size_text(value: int) -> str:
-        size = float(value)
-        for unit in units:
-            if abs(size) < 1024 or unit == units[-1]:
-                if unit == "B":
-                    return f"{int(size)} B"
-                digits = 0 if size >= 100 else 1
-                return f"{round(size, digits):.{digits}f}".replace(".", decimal) + f" {unit}"
-            size /= 1024
-        raise AssertionError("unreachable")
+        return human_bytes(value, number)
 
     return size_text
 

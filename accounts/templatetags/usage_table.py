@@ -37,7 +37,7 @@ def filter_options(listing, name: str) -> str:
     """A toolbar filter's options, the value in effect selected."""
     return render(
         "accounts/filter_options.html",
-        choices=listing.filterset.form.fields[name].choices,
+        choices=listing.filterset.option_labels(name),
         current=listing.current[name],
     )
 

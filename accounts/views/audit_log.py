@@ -35,6 +35,14 @@ def _render_list(request, form, status=200):
     filters = form.cleaned_data if form.is_valid() else {}
     page = event_page(request.office, filters, request.GET.get("page"), AUDIT_PAGE_SIZE)
     for event in page.object_list:
+        # What |date:'c' and |date:"Y-m-d H:i:s" write, without a date
+        # format parsed twice per row.
+        local = timezone.localtime(event.at)
+        event.at_iso = local.isoformat()
+        event.at_text = (
+            f"{local.year:04d}-{local.month:02d}-{local.day:02d} "
+            f"{local.hour:02d}:{local.minute:02d}:{local.second:02d}"
+        )
         event.details = describe(event)
         event.action_label = action_label(event.action)
         event.actor_display = person(event.actor, event.actor_label)

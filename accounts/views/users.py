@@ -20,6 +20,7 @@ from django.db import connection
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
@@ -66,6 +67,7 @@ from accounts.permissions import (
 from accounts.selectors import substring_lookup
 from accounts.services import DomainError, account_update
 from accounts.two_factor import has_two_factor
+from mailadmin.querystring import path_segment
 
 USERS_PAGE_SIZE = 20
 
@@ -128,7 +130,11 @@ def user_list(request):
         USERS_PAGE_SIZE,
         count=_known_count(request.office, query),
     )
+    # Each row's link, as {% url 'user_detail' %} would write it: the
+    # route resolved once for the page rather than once per row.
+    base = reverse("users", args=[request.office.domain])
     for account in page.object_list:
+        account.detail_url = f"{base}{path_segment(account.login_id)}/"
         account.kind_label = choice_label(Account.Kind, account.kind)
         account.status_label = choice_label(Account.Status, account.status)
         account.role_label = choice_label(Account.Role, account.role)

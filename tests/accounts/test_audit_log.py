@@ -74,6 +74,16 @@ def test_newest_first_with_actor_action_target_details_ip_and_time(admin_client,
     assert 'aria-current="page"' in body
 
 
+def test_each_time_is_the_offices_wall_clock_with_its_offset(admin_client, org):
+    """The visible time and the machine-readable one, both in the office's
+    zone, from an event stored in UTC with microseconds."""
+    event_at(org, dt.datetime(2026, 3, 1, 15, 4, 5, 123456, tzinfo=dt.UTC))
+    event_at(org, dt.datetime(2026, 3, 1, 14, 59, 59, tzinfo=dt.UTC))
+    body = admin_client.get(LOG).content.decode()
+    assert '<time datetime="2026-03-02T00:04:05.123456+09:00">2026-03-02 00:04:05</time>' in body
+    assert '<time datetime="2026-03-01T23:59:59+09:00">2026-03-01 23:59:59</time>' in body
+
+
 def test_filter_by_action(admin_client, org, history):
     response = admin_client.get(LOG, {"action": "account_update"})
     assert [e.action for e in response.context["page"].object_list] == ["account_update"]

@@ -490,6 +490,25 @@ def test_filters_work_without_javascript(admin_client, people):
     assert '<button type="submit" class="btn">검색</button>' in body
 
 
+def test_toolbar_and_rows_follow_each_requests_language(admin_client, people):
+    """The options' and the rows' labels are translated once per language
+    and reused: switching back and forth must still show each request its
+    language."""
+    for language, expected, other in [
+        ("ko", '<option value="under">80% 미만</option>', "Under 80%"),
+        ("en", '<option value="under">Under 80%</option>', "80% 미만"),
+        ("ko", '<option value="under">80% 미만</option>', "Under 80%"),
+    ]:
+        admin_client.cookies["mailadmin_language"] = language
+        body = get(admin_client, quota="warning").content.decode()
+        assert expected in body and other not in body
+        selected = "80–95% (경고)" if language == "ko" else "80–95% (warning)"
+        assert f'<option value="warning" selected>{selected}</option>' in body
+        usage, empty = ("사용량", "비우기") if language == "ko" else ("Usage", "Empty")
+        assert f'<td role="cell" class="usage-cell" data-label="{usage}">' in body
+        assert f">{empty}<span" in body
+
+
 # -- speed (N3) -------------------------------------------------------------
 
 

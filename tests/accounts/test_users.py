@@ -7,6 +7,7 @@ import threading
 
 import pytest
 from django.db import close_old_connections, connection
+from django.utils.html import escape
 
 from accounts.models import Account, AuditEvent, Mailbox
 from accounts.services import DomainError, account_update
@@ -55,6 +56,21 @@ def test_list_shows_every_account_of_the_office_with_links(admin_client, org, ot
     assert 'href="/gabiaedu.com/manage/users/minjun.kim/"' in body
     assert "메일없음" in body  # accounts without mail are users too
     assert 'aria-current="page"' in body
+
+
+def test_each_row_links_where_the_route_leads_whatever_the_id(admin_client, org):
+    """IDs from an old system may hold characters a URL must quote: each
+    row's link is the one reverse() builds, and it opens that account."""
+    from django.urls import reverse
+
+    odd = ["o'neil+x", "민수", "a b&c", "50%off"]
+    for login_id in odd:
+        make_account(org.office, login_id, f"Odd {login_id}", mail=False)
+    body = admin_client.get(LIST).content.decode()
+    for login_id in odd:
+        url = reverse("user_detail", args=[org.office.domain, login_id])
+        assert f'href="{escape(url)}"' in body, url
+        assert admin_client.get(url).status_code == 200
 
 
 @pytest.mark.parametrize(
