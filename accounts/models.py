@@ -439,24 +439,37 @@ class OfficeTally(models.Model):
         return f"{self.kind}: {self.n}"
 
 
-class AccountGram(models.Model):
-    """Each one- and two-character piece holding a non-ASCII character
-    (Hangul) of the names and IDs of the accounts not deleted, lower-cased:
-    사용자 관리 counts a search of a syllable or two (``김``) as an index
-    range here. No trigram index can answer it, and matching every account
-    of a big office took most of that page's time. Written only by triggers
-    (migration 0015) in the transaction that changes the account.
-    """
+class SearchPiece(models.Model):
+    """A piece of an account's searchable text, for counting a short search
+    as an index range (``(office, gram, account)``, unique). Written only by
+    database triggers, in the transaction that changes the text."""
 
     # The unique constraint's index serves the office's lookups; the
     # account's own index serves the triggers' deletes.
     office = models.ForeignKey(
         Office, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
-    gram = models.CharField(max_length=2)
     account = models.ForeignKey(
         Account, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
     )
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.gram
+
+
+class AccountGram(SearchPiece):
+    """Each one- and two-character piece holding a non-ASCII character
+    (Hangul) of the names and IDs of the accounts not deleted, lower-cased:
+    사용자 관리 counts a search of a syllable or two (``김``) as an index
+    range here. No trigram index can answer it, and matching every account
+    of a big office took most of that page's time. Kept by the account's
+    triggers (migration 0015).
+    """
+
+    gram = models.CharField(max_length=2)
 
     class Meta:
         constraints = [
@@ -465,30 +478,18 @@ class AccountGram(models.Model):
             )
         ]
 
-    def __str__(self) -> str:
-        return self.gram
 
-
-class ListingTrigram(models.Model):
+class ListingTrigram(SearchPiece):
     """Every three-character piece (upper-cased, as the search compares) of
     the listed accounts' names, IDs and sub-account addresses. The usage
     list counts a search of three characters (``kim``, ``lee``) as an index
     range here, and walks its order against these ids: the trigram indexes
     (FTS5 on SQLite) find such a term's 20,000 accounts at 100,000 just as
-    fast, but must then recheck, merge and join every one of them. Written
-    only by triggers (migration 0016) in the transaction that changes the
-    listing or an address.
+    fast, but must then recheck, merge and join every one of them. Kept by
+    the listing's and the addresses' triggers (migration 0016).
     """
 
-    # The unique constraint's index serves the office's lookups; the
-    # account's own index serves the triggers' deletes.
-    office = models.ForeignKey(
-        Office, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
-    )
     gram = models.CharField(max_length=3)
-    account = models.ForeignKey(
-        Account, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
 
     class Meta:
         constraints = [
@@ -496,9 +497,6 @@ class ListingTrigram(models.Model):
                 fields=["office", "gram", "account"], name="listing_trigram_unique"
             )
         ]
-
-    def __str__(self) -> str:
-        return self.gram
 
 
 class Folder(models.Model):
