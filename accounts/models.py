@@ -768,9 +768,26 @@ class AuditEvent(models.Model):
             # keys are an index-only walk.
             models.Index(F("office"), F("at").desc(), F("id").desc(), name="audit_office_at_id"),
             models.Index(fields=["office", "action", "at"], name="audit_office_action"),
-            # The actor and target filters ask for accounts' ids.
-            models.Index(F("office"), F("actor"), F("at").desc(), name="audit_office_actor"),
-            models.Index(F("office"), F("target"), F("at").desc(), name="audit_office_target"),
+            # The actor and target filters ask for accounts' ids. Only events
+            # with an account: an IN of ids implies it, and the filters' other
+            # arm (events without an account, matched by their label) cannot
+            # then be read through these indexes' NULLs -- SQLite did, the
+            # 270,000 events without a target of a million (1.4 s), taking
+            # the small partial index below for a big one.
+            models.Index(
+                F("office"),
+                F("actor"),
+                F("at").desc(),
+                condition=Q(actor__isnull=False),
+                name="audit_office_actor",
+            ),
+            models.Index(
+                F("office"),
+                F("target"),
+                F("at").desc(),
+                condition=Q(target__isnull=False),
+                name="audit_office_target",
+            ),
             # Events without an account but with its label (a failed
             # login's tried ID, a purged user): the few the label filters read.
             models.Index(
