@@ -1,11 +1,14 @@
-"""The per-office counts the database keeps (users not deleted, audit events
-by action) stay equal to the rows after every way of writing them; the
-users page and the audit log show them; an import's open transaction never
-makes an admin's action wait on them; migration 0014 counts what was there."""
+"""What the database keeps so that counting is an index range: the
+per-office counts (users not deleted, audit events by action) and the
+search pieces (Hangul pieces of the accounts, three-character pieces of the
+listing) stay equal to what counting the rows gives after every way of
+writing them; the pages show them; an import's open transaction never makes
+an admin's action wait on the counts; the migrations fill what was there."""
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import threading
 
 import pytest
@@ -123,7 +126,7 @@ def test_fold_keeps_every_count_in_one_row_per_kind(org):
 def test_prune_folds_the_counts(org):
     record(office=org.office, action=AuditEvent.Action.LOGIN, actor=org.admin)
     record(office=org.office, action=AuditEvent.Action.LOGIN, actor=org.admin)
-    call_command("prune_access_logs", stdout=__import__("io").StringIO())
+    call_command("prune_access_logs", stdout=io.StringIO())
     kinds = list(OfficeTally.objects.filter(office=org.office).values_list("kind", flat=True))
     assert len(kinds) == len(set(kinds))
     assert_tallies_true(org.office)
