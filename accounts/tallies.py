@@ -13,6 +13,7 @@ from __future__ import annotations
 from django.db import connection, transaction
 from django.db.models import Sum
 
+from accounts import search_index
 from accounts.models import OfficeTally
 
 USERS = "users"
@@ -25,6 +26,20 @@ def audit_kind(action: str) -> str:
 def users_count(office) -> int:
     """The office's accounts that are not deleted."""
     return _sum(office, kind=USERS)
+
+
+def users_count_known(office, query: str = "") -> int | None:
+    """The count of 사용자 관리 for ``query`` where the database keeps it:
+    every account not deleted, or those whose name or ID holds a syllable
+    or two (``accounts_accountgram``, an index range); None for a search
+    that must be counted on the rows."""
+    if not query:
+        return users_count(office)
+    if search_index.gram_searchable(query):
+        with connection.cursor() as cursor:
+            cursor.execute(search_index.ACCOUNT_GRAM_COUNT, [office.pk, query])
+            return cursor.fetchone()[0]
+    return None
 
 
 def audit_count(office, action: str | None = None) -> int:

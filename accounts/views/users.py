@@ -16,7 +16,6 @@ and stored nowhere in clear.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db import connection
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -25,7 +24,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts import search_index, tallies
+from accounts import tallies
 from accounts.account_services import (
     DELETED_RETENTION,
     account_create,
@@ -98,16 +97,6 @@ def _add_error(form, error: DomainError) -> None:
     form.add_error(field if field in form.fields else None, error)
 
 
-def _known_count(office, query: str) -> int | None:
-    if not query:
-        return tallies.users_count(office)
-    if search_index.gram_searchable(query):
-        with connection.cursor() as cursor:
-            cursor.execute(search_index.ACCOUNT_GRAM_COUNT, [office.pk, query])
-            return cursor.fetchone()[0]
-    return None
-
-
 @office_admin_required
 @require_GET
 def user_list(request):
@@ -128,7 +117,7 @@ def user_list(request):
         accounts.order_by("name", "login_id", "pk"),
         request.GET.get("page"),
         USERS_PAGE_SIZE,
-        count=_known_count(request.office, query),
+        count=tallies.users_count_known(request.office, query),
     )
     # Each row's link, as {% url 'user_detail' %} would write it: the
     # route resolved once for the page rather than once per row.

@@ -263,9 +263,7 @@ def test_migration_counts_the_rows_already_there():
 
 
 def gram_count(office, term: str) -> int:
-    from accounts.views.users import _known_count
-
-    return _known_count(office, term)
+    return tallies.users_count_known(office, term)
 
 
 def like_count(office, term: str) -> int:
