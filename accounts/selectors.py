@@ -42,7 +42,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from accounts import columns, search_index
+from accounts import columns, search_index, tallies
 from accounts.access_history import access_window_start, recent_access
 from accounts.models import (
     MAIL_PASSWORD_HASH_PREFIX,
@@ -579,21 +579,52 @@ def _addresses_sql() -> str:
     )
 
 
+def _piece_count(office: Office, filterset: UsageFilterSet) -> tuple[str, list] | None:
+    """The filtered count as a count of one index range, where a search
+    alone is answered by a table of pieces; else None."""
+    q = (filterset.cleaned("q") or "").strip()[:SEARCH_MAX_LENGTH]
+    if filterset.active != ["q"]:
+        return None
+    if connection.vendor == "sqlite" and search_index.gram_searchable(q):
+        # Every gram row is a listed account: count the index range itself.
+        return search_index.GRAM_COUNT, [office.pk, q]
+    if search_index.trigram_countable(q):
+        # The same for three characters (ListingTrigram).
+        return search_index.TRIGRAM_COUNT, [office.pk, q]
+    return None
+
+
+def _probe_matches(office: Office, filterset: UsageFilterSet) -> tuple[int, int, list[int] | None]:
+    """(filtered, total, the matches' ids when few) of an indexed search
+    in one query: the ids come with their count, so a search that finds a
+    handful costs one round trip instead of a count and then a fetch
+    (both of which ran the search). The ids are dropped when there are
+    more than SEARCH_PROBE_LIMIT; the page then walks the list's order."""
+    sql, params = filterset.listing_matches().values("account_id").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT t.total, m.account_id, m.n "
+            f"FROM (SELECT ({tallies.LISTING_COUNT_SQL}) AS total) t "
+            f"LEFT JOIN (SELECT account_id, COUNT(*) OVER () AS n FROM ({sql}) matches "
+            f"LIMIT {SEARCH_PROBE_LIMIT + 1}) m ON 1 = 1",
+            [office.pk, *params],
+        )
+        found = cursor.fetchall()
+    total, first_id, filtered = found[0]
+    if first_id is None:
+        return 0, total, []
+    if filtered > SEARCH_PROBE_LIMIT:
+        return filtered, total, None
+    return filtered, total, [account_id for _total, account_id, _n in found]
+
+
 def _counts(office: Office, filterset: UsageFilterSet) -> tuple[int, int]:
     """(filtered, total) in one query: the filtered count and the office's
-    mailboxes (an index-only count). The filtered count reads the read
+    listed accounts (the count the database keeps). The filtered count reads the read
     model when every active filter runs there, else the rows' own query."""
-    q = (filterset.cleaned("q") or "").strip()[:SEARCH_MAX_LENGTH]
-    if (
-        connection.vendor == "sqlite"
-        and filterset.active == ["q"]
-        and search_index.gram_searchable(q)
-    ):
-        # Every gram row is a listed account: count the index range itself.
-        filtered_sql, params = search_index.GRAM_COUNT, [office.pk, q]
-    elif filterset.active == ["q"] and search_index.trigram_countable(q):
-        # The same for three characters (ListingTrigram).
-        filtered_sql, params = search_index.TRIGRAM_COUNT, [office.pk, q]
+    pieces = _piece_count(office, filterset)
+    if pieces is not None:
+        filtered_sql, params = pieces
     else:
         if filterset.counts_on_listing:
             matches = filterset.listing_matches()
@@ -603,8 +634,7 @@ def _counts(office: Office, filterset: UsageFilterSet) -> tuple[int, int]:
         filtered_sql = f"SELECT COUNT(*) FROM ({sql}) matches"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT ({filtered_sql}), "
-            f"(SELECT COUNT(*) FROM {MailListing._meta.db_table} WHERE office_id = %s)",
+            f"SELECT ({filtered_sql}), ({tallies.LISTING_COUNT_SQL})",
             [*params, office.pk],
         )
         filtered, total = cursor.fetchone()
@@ -649,11 +679,11 @@ def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsageP
     """One page of the list with everything its template shows, in a constant
     number of queries whatever the page size, so a big office stays fast:
 
-    - unfiltered: one COUNT of the office's mailboxes (an index-only count,
-      no join) is both the total and the filtered count;
-    - filtered: one query with that COUNT and the filtered COUNT, taken from
-      the narrow listing table (no join) and the search's index;
-    - with few search matches (an indexed search), their ids, so the page
+    - unfiltered: the count of listed accounts the database keeps
+      (:mod:`accounts.tallies`) is both the total and the filtered count;
+    - filtered: one query with that count and the filtered COUNT, taken
+      from the narrow listing table (no join) and the search's index; an
+      indexed search's few matches come in the same query, so the page
       sorts just those; otherwise the page walks the list's order;
     - the page's rows with their sub-account IDs aggregated in the same
       query; a page past the middle is
@@ -664,9 +694,15 @@ def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsageP
     per_page = page_size(params)
     few_matches = None
     if not filterset.is_filtered:
-        # The read model has a row per listed account: a deleted user's
-        # mailbox is kept but not listed.
-        count = total = MailListing.objects.filter(office=office).count()
+        # The read model has a row per listed account (a deleted user's
+        # mailbox is kept but not listed); the database keeps their count.
+        count = total = tallies.listing_count(office)
+    elif (
+        filterset.counts_on_listing
+        and has_search_index(filterset.cleaned("q"))
+        and _piece_count(office, filterset) is None
+    ):
+        count, total, few_matches = _probe_matches(office, filterset)
     else:
         count, total = _counts(office, filterset)
         if (

@@ -1,5 +1,6 @@
 """Reading the per-office counts the database keeps (:class:`OfficeTally`,
-written by the triggers of migration ``0014_office_tallies``).
+written by the triggers of migrations ``0014_office_tallies`` and
+``0018_listing_tally``).
 
 A count is the sum of its kind's rows: one row on SQLite, on PostgreSQL one
 per statement that changed it since the last :func:`fold`, which the daily
@@ -17,6 +18,14 @@ from accounts import search_index
 from accounts.models import OfficeTally
 
 USERS = "users"
+# The usage list's accounts: rows of the read model (MailListing), kept by
+# migration 0018_listing_tally's triggers.
+LISTING = "listing"
+# The same sum as SQL, for a statement that reads it beside other counts.
+LISTING_COUNT_SQL = (
+    "SELECT COALESCE(SUM(n), 0) FROM accounts_officetally "
+    f"WHERE office_id = %s AND kind = '{LISTING}'"
+)
 
 
 def audit_kind(action: str) -> str:
@@ -26,6 +35,11 @@ def audit_kind(action: str) -> str:
 def users_count(office) -> int:
     """The office's accounts that are not deleted."""
     return _sum(office, kind=USERS)
+
+
+def listing_count(office) -> int:
+    """The office's accounts on the usage list (using mail, not deleted)."""
+    return _sum(office, kind=LISTING)
 
 
 def users_count_known(office, query: str = "") -> int | None:

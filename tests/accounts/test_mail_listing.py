@@ -9,6 +9,7 @@ from django.db import connection
 from accounts.models import Account, Mailbox, MailListing
 from accounts.search_index import (
     ACCOUNT_GRAM_TRIGGERS,
+    LISTING_TALLY_TRIGGERS,
     LISTING_TRIGRAM_TRIGGERS,
     SQLITE_TRIGGERS,
     TALLY_TRIGGERS,
@@ -73,7 +74,13 @@ def test_bulk_inserts_are_listed_too(org):
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite rebuilds tables to alter them")
 @pytest.mark.parametrize(
     "trigger",
-    sorted(SQLITE_TRIGGERS | TALLY_TRIGGERS | ACCOUNT_GRAM_TRIGGERS | LISTING_TRIGRAM_TRIGGERS),
+    sorted(
+        SQLITE_TRIGGERS
+        | TALLY_TRIGGERS
+        | ACCOUNT_GRAM_TRIGGERS
+        | LISTING_TRIGRAM_TRIGGERS
+        | LISTING_TALLY_TRIGGERS
+    ),
 )
 def test_migrate_fails_loudly_when_a_table_rebuild_lost_a_trigger(org, trigger):
     check_sqlite_triggers(using="default", plan=[("any", False)])  # all present: quiet

@@ -21,7 +21,7 @@ from django.utils import timezone
 from accounts import tallies
 from accounts.account_services import account_delete, account_restore, purge_deleted_users
 from accounts.audit import record
-from accounts.models import Account, AuditEvent, Office, OfficeTally
+from accounts.models import Account, AuditEvent, Mailbox, MailListing, Office, OfficeTally
 from tests.factories import make_account, make_office
 
 
@@ -36,6 +36,7 @@ def true_audit(office) -> dict[str, int]:
 
 def assert_tallies_true(office) -> None:
     assert tallies.users_count(office) == true_users(office)
+    assert tallies.listing_count(office) == MailListing.objects.filter(office=office).count()
     by_action = true_audit(office)
     assert tallies.audit_count(office) == sum(by_action.values())
     for action in AuditEvent.Action.values:
@@ -75,6 +76,44 @@ def test_users_are_counted_through_create_delete_restore_and_purge(org):
     assert tallies.users_count(org.office) == before + 4
     assert_tallies_true(org.office)
     assert tallies.users_count(other) == 1
+
+
+@pytest.mark.django_db
+def test_listed_accounts_are_counted_through_mailboxes_deletion_and_restore(org):
+    other = make_office("other.test")
+    make_account(other, "elsewhere", "다른회사")
+    before = tallies.listing_count(org.office)
+    assert before == MailListing.objects.filter(office=org.office).count() > 0
+
+    # Only an account with a mailbox is listed.
+    make_account(org.office, "no.mail", "메일없음", mail=False)
+    new = make_account(org.office, "new.user", "신입")
+    assert tallies.listing_count(org.office) == before + 1
+    # Ordinary changes of the account or the mailbox leave the count alone.
+    Account.objects.filter(office=org.office).update(name="같은이름")
+    Mailbox.objects.filter(office=org.office).update(used_bytes=5)
+    assert_tallies_true(org.office)
+
+    account_delete(actor=org.admin, account=new)  # the mailbox is kept, not listed
+    assert tallies.listing_count(org.office) == before
+    new.refresh_from_db()
+    account_restore(actor=org.admin, account=new)
+    assert tallies.listing_count(org.office) == before + 1
+    Mailbox.objects.filter(account=new).delete()
+    assert tallies.listing_count(org.office) == before
+    assert_tallies_true(org.office)
+    assert tallies.listing_count(other) == 1
+
+    if connection.vendor == "sqlite":
+        # The listing rewritten in place (the mailbox trigger's INSERT OR
+        # REPLACE) is still one listed account.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT OR REPLACE INTO accounts_maillisting "
+                "SELECT * FROM accounts_maillisting WHERE office_id = %s LIMIT 1",
+                [org.office.pk],
+            )
+        assert_tallies_true(org.office)
 
 
 @pytest.mark.django_db
@@ -160,6 +199,8 @@ def test_pages_show_the_kept_counts(org, client):
         audit.context["page"].paginator.count
         == AuditEvent.objects.filter(office=org.office).count()
     )
+    usage = client.get(f"/{org.office.domain}/manage/mail/accounts/")
+    assert usage.context["page_obj"].paginator.count == tallies.listing_count(org.office) > 0
     quota = client.get(audit_url, {"action": "quota_change"})
     assert quota.context["page"].paginator.count == 60
     assert quota.context["page"].paginator.num_pages == 2
@@ -446,3 +487,41 @@ def test_three_character_searches_count_the_pieces_after_every_change(org):
     account_delete(actor=org.admin, account=org.lee)
     assert list_count(org.office, "sal") == plain_count(org.office, "sal")
     assert_three_true(org.office)
+
+
+# -- migration 0018: the usage list's total -----------------------------------
+
+BEFORE_LISTING = [("accounts", "0017_audit_person_indexes_partial")]
+AFTER_LISTING = [("accounts", "0018_listing_tally")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_counts_the_listed_accounts_already_there():
+    executor = MigrationExecutor(connection)
+    executor.migrate(BEFORE_LISTING)
+    old = executor.loader.project_state(BEFORE_LISTING).apps
+    OldOffice = old.get_model("accounts", "Office")
+    OldAccount = old.get_model("accounts", "Account")
+    OldMailbox = old.get_model("accounts", "Mailbox")
+    office = OldOffice.objects.create(domain="listed.test", name="Listed")
+    for n in range(4):
+        account = OldAccount.objects.create(
+            office=office, login_id=f"u{n}", email=f"u{n}@listed.test", name="U", password="!"
+        )
+        if n:  # the first uses no mail: not listed
+            OldMailbox.objects.create(account=account, office=office, quota_bytes=1)
+    try:
+        executor = MigrationExecutor(connection)
+        executor.migrate(AFTER_LISTING)
+        filled = Office.objects.get(pk=office.pk)
+        assert tallies.listing_count(filled) == 3
+        Mailbox.objects.filter(office=filled).first().delete()  # the triggers are there
+        assert tallies.listing_count(filled) == 2
+
+        executor = MigrationExecutor(connection)
+        executor.migrate(BEFORE_LISTING)
+        assert not OfficeTally.objects.filter(kind=tallies.LISTING).exists()
+        Mailbox.objects.filter(office=filled).delete()  # and gone again: nothing counts
+        assert not OfficeTally.objects.filter(kind=tallies.LISTING).exists()
+    finally:
+        call_command("migrate", verbosity=0)
