@@ -9,7 +9,9 @@ import zoneinfo
 from collections.abc import Iterator
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Page
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -26,13 +28,18 @@ def filtered_events(office: Office, filters: dict[str, Any]) -> QuerySet[AuditEv
     """The office's events matching ``filters`` (the cleaned
     :class:`~accounts.forms.AuditFilterForm`), newest first. Dates are days
     of the office's calendar."""
+    return _events(office, filters, _person_arms(office, filters))
+
+
+def _events(
+    office: Office, filters: dict[str, Any], persons: dict[str, tuple[Q, Q]]
+) -> QuerySet[AuditEvent]:
+    """filtered_events with the actor and target filters' arms given."""
     events = AuditEvent.objects.filter(office=office).select_related("actor", "target")
     if filters.get("action"):
         events = events.filter(action=filters["action"])
-    if actor := (filters.get("actor") or "").strip():
-        events = events.filter(_person_matches("actor", office, actor))
-    if target := (filters.get("target") or "").strip():
-        events = events.filter(_person_matches("target", office, target))
+    for by_account, by_label in persons.values():
+        events = events.filter(by_account | by_label)
     zone = zoneinfo.ZoneInfo(office.time_zone)
     if filters.get("date_from"):
         events = events.filter(at__gte=dt.datetime.combine(filters["date_from"], dt.time(), zone))
@@ -45,28 +52,61 @@ def filtered_events(office: Office, filters: dict[str, Any]) -> QuerySet[AuditEv
 PERSON_IDS_LIMIT = 500
 
 
-def _person_matches(role: str, office: Office, text: str) -> Q:
-    """Events whose actor (or target) is an account of the office whose name
-    or ID contains ``text`` -- asked by the stored account ids, on the
+def _person_arms(office: Office, filters: dict[str, Any]) -> dict[str, tuple[Q, Q]]:
+    """The actor and target filters in effect, each as its two disjoint
+    arms: events whose actor (or target) is an account of the office whose
+    name or ID contains the text -- asked by the stored account ids, on the
     ``(office, actor|target, -at)`` index, not by scanning every event's
-    text -- or, for an event without one (a failed login's tried ID, a
-    purged user), whose stored label contains it."""
-    accounts = (
-        Account.objects.filter(office=office)
-        .filter(Q(name__icontains=text) | Q(login_id__icontains=text))
-        .values_list("pk", flat=True)
-    )
-    # The ids themselves (one small query, the names' trigram indexes): given
-    # a subquery, PostgreSQL cannot tell one account from thousands and walks
-    # the whole log newest first to find a user's few events (0.5 s at
-    # 100,000 events). A term matching very many accounts stays a subquery.
-    ids = list(accounts[: PERSON_IDS_LIMIT + 1])
-    if len(ids) > PERSON_IDS_LIMIT:
-        ids = accounts
-    # (The label's non-empty test, implied by the match, names the partial
-    # index of such events.)
-    label_only = Q(**{f"{role}__isnull": True}) & ~Q(**{f"{role}_label": ""})
-    return Q(**{f"{role}_id__in": ids}) | (label_only & Q(**{f"{role}_label__icontains": text}))
+    text -- and events without one (a failed login's tried ID, a purged
+    user) whose stored label contains it."""
+    arms = {}
+    for role in ("actor", "target"):
+        text = (filters.get(role) or "").strip()
+        if not text:
+            continue
+        accounts = (
+            Account.objects.filter(office=office)
+            .filter(Q(name__icontains=text) | Q(login_id__icontains=text))
+            .values_list("pk", flat=True)
+        )
+        # The ids themselves (one small query, the names' trigram indexes):
+        # given a subquery, PostgreSQL cannot tell one account from
+        # thousands and walks the whole log newest first to find a user's
+        # few events (0.5 s at 100,000 events). A term matching very many
+        # accounts stays a subquery.
+        ids = list(accounts[: PERSON_IDS_LIMIT + 1])
+        if len(ids) > PERSON_IDS_LIMIT:
+            ids = accounts
+        # (The label's non-empty test, implied by the match, names the
+        # partial index of such events.)
+        label_only = Q(**{f"{role}__isnull": True}) & ~Q(**{f"{role}_label": ""})
+        arms[role] = (
+            Q(**{f"{role}_id__in": ids}),
+            label_only & Q(**{f"{role}_label__icontains": text}),
+        )
+    return arms
+
+
+def _count_by_arms(office: Office, filters: dict[str, Any], persons) -> int:
+    """The filtered events counted as the sum of one person filter's two
+    arms, each on its own index, in one query. Counted as one OR, SQLite
+    scanned the whole log (the actor filter 'admin' at 1,000,000 events:
+    200 ms, against 12 ms for both arms)."""
+    role, (by_account, by_label) = next(iter(persons.items()))
+    rest = _events(office, filters, {r: arms for r, arms in persons.items() if r != role})
+    parts, params = [], []
+    for arm in (by_account, by_label):
+        try:
+            sql, arm_params = rest.filter(arm).order_by().values("pk").query.sql_with_params()
+        except EmptyResultSet:  # no account matches: nothing to count on that side
+            continue
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) arm)")
+        params.extend(arm_params)
+    if not parts:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {' + '.join(parts)}", params)
+        return cursor.fetchone()[0]
 
 
 def event_page(office: Office, filters: dict[str, Any], number, per_page: int) -> Page:
@@ -74,11 +114,15 @@ def event_page(office: Office, filters: dict[str, Any], number, per_page: int) -
     (:func:`accounts.paging.keyed_page`: the keys of the events before it
     are an index-only walk of ``(office, -at, -id)``). The whole log and
     one action's events are counted by the database as they are written
-    (:mod:`accounts.tallies`); other filters count their matches."""
+    (:mod:`accounts.tallies`); an actor or target filter counts its two
+    arms apart; other filters count their matches."""
+    persons = _person_arms(office, filters)
     count = None
-    if not any(filters.get(name) for name in ("actor", "target", "date_from", "date_to")):
+    if persons:
+        count = _count_by_arms(office, filters, persons)
+    elif not any(filters.get(name) for name in ("date_from", "date_to")):
         count = tallies.audit_count(office, filters.get("action") or None)
-    return keyed_page(filtered_events(office, filters), number, per_page, count=count)
+    return keyed_page(_events(office, filters, persons), number, per_page, count=count)
 
 
 def action_label(action: str) -> str:

@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts import audit
-from accounts.audit_log import filtered_events
+from accounts.audit_log import event_page, filtered_events
 from accounts.models import Account, AuditEvent
 from tests.accounts.usage_data import add_subaccount, set_usage
 from tests.factories import make_account
@@ -183,3 +183,25 @@ def test_audit_actor_filter_finds_accounts_by_name_or_id_and_labels_without_one(
     assert set(by_label.values_list("actor_id", flat=True)) == {None}
     by_target = filtered_events(crowd.office, {"target": "p001"})
     assert by_target.count() == 2
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"actor": "p042"},  # an account that acted on nothing, and labels
+        {"actor": "관리자"},  # the admin's events only
+        {"actor": "p0"},  # accounts and labels alike
+        {"actor": "nobody-at-all"},  # neither
+        {"target": "p00", "actor": "p042"},
+        {"actor": "p04", "action": "quota_change", "date_from": dt.date(2025, 6, 1)},
+        {"target": "p1", "date_to": dt.date(2025, 6, 1)},
+    ],
+)
+def test_a_person_filter_counts_its_two_halves_as_the_whole(crowd, filters):
+    # Counted apart (accounts by their ids, the rest by their labels), the
+    # page's count is that of the events it pages through.
+    page = event_page(crowd.office, filters, 1, 50)
+    assert page.paginator.count == filtered_events(crowd.office, filters).count()
+    assert [e.pk for e in page.object_list] == list(
+        filtered_events(crowd.office, filters).values_list("pk", flat=True)[:50]
+    )
