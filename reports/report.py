@@ -24,7 +24,8 @@ from django.db import connection
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from accounts.models import AccessLog, Account, Mailbox, MailListing, Office
+from accounts import tallies
+from accounts.models import AccessLog, Account, Mailbox, Office
 from accounts.selectors import (
     INACTIVE_DAYS,
     QUOTA_STATUSES,
@@ -225,21 +226,21 @@ def live_counts(office: Office, now: dt.datetime) -> dict[str, int]:
     account); when they differ, some mailbox belongs to a deleted user and
     the counts are taken again over the list's own rows instead."""
     mailbox = Mailbox._meta.db_table
-    listing = MailListing._meta.db_table
 
     def count(where: str) -> str:
         return f"(SELECT COUNT(*) FROM {mailbox} WHERE office_id = %s AND {where})"
 
     parts = [
         f"(SELECT COUNT(*) FROM {mailbox} WHERE office_id = %s)",
-        f"(SELECT COUNT(*) FROM {listing} WHERE office_id = %s)",
+        # The listed accounts: the count the database keeps.
+        f"({tallies.LISTING_COUNT_SQL})",
         count("usage_share IS NULL"),
-        count("usage_share < 8000"),
         count("usage_share >= 8000 AND usage_share < 9500"),
         count("usage_share >= 9500"),
-        # Over quota implies a share of at least 100 %: only the top of
-        # the index is read for the byte comparison.
-        count("usage_share >= 9500 AND used_bytes > quota_bytes"),
+        # Over quota implies a share of at least 100 % (the share is
+        # used * 10000 / quota, rounded down): only the top of the index is
+        # read for the byte comparison.
+        count("usage_share >= 10000 AND used_bytes > quota_bytes"),
         count("last_access_at IS NULL"),
     ]
     params: list = [office.pk] * len(parts)
@@ -249,13 +250,16 @@ def live_counts(office: Office, now: dt.datetime) -> dict[str, int]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT " + ", ".join(parts), params)
         row = cursor.fetchone()
-    mailboxes, listed, unlimited, under, warning, high, over, never, *inactive = row
+    mailboxes, listed, unlimited, warning, high, over, never, *inactive = row
     if mailboxes != listed:
         return exact_counts(office, now)
     result = {
         "mailboxes": mailboxes,
         "quota_unlimited": unlimited,
-        "quota_under": under,
+        # No share, under 80 %, 80-95 % and 95 % or more divide the
+        # mailboxes: the biggest part (most of an office, a third of this
+        # statement's time) is what the others leave.
+        "quota_under": mailboxes - unlimited - warning - high,
         "quota_warning": warning,
         "quota_critical": high - over,
         "quota_over": over,
