@@ -116,6 +116,39 @@ def test_usage_list_pages_are_slices_of_the_whole_order(admin_client, crowd, par
     assert seen == expected
 
 
+@pytest.mark.parametrize("sort", ["name", "-name", "login_id", "-login_id"])
+@pytest.mark.parametrize(("q", "walked"), [("Lee", True), ("p01", False)])
+def test_a_broad_search_pages_alike_walked_or_sorted(
+    admin_client, crowd, monkeypatch, sort, q, walked
+):
+    # Every search is taken for one with many matches. A third of the list
+    # (Lee) is found by walking its order; a few (p01) are sorted from the
+    # search's index on SQLite. Either way each page is its slice of the
+    # order.
+    from accounts import selectors
+
+    monkeypatch.setattr(selectors, "SEARCH_PROBE_LIMIT", 0)
+    decided = []
+    walk_pays = selectors._walk_pays
+    monkeypatch.setattr(
+        selectors, "_walk_pays", lambda *args: decided.append(walk_pays(*args)) or decided[-1]
+    )
+    params = {"q": q, "sort": sort}
+    _filterset, queryset = selectors.usage_rows(crowd.office, params)
+    expected = [a.login_id for a in queryset]
+    assert len(expected) >= 10
+    seen = []
+    number = 1
+    while True:
+        response = admin_client.get(LIST, {**params, "per_page": 4, "page": number})
+        seen += [a.login_id for a in response.context["rows"]]
+        if number >= _page(response).paginator.num_pages:
+            break
+        number += 1
+    assert seen == expected
+    assert set(decided) == {walked}
+
+
 @pytest.mark.parametrize("params", [{}, {"q": "p0"}])
 def test_users_first_middle_and_last_page(admin_client, crowd, params):
     _count, first = _queries(admin_client, USERS, params)
