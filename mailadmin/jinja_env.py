@@ -22,6 +22,7 @@ tripled the rows' rendering time.
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
 from html import escape as html_escape
 
 from django.template import engines
@@ -40,6 +41,13 @@ def _strftime(value, pattern: str) -> str:
 
 def _isoformat(value) -> str:
     return value.isoformat()
+
+
+def _fixed(value, places: int) -> str:
+    """``value`` with ``places`` decimals, rounded half up and never
+    grouped: what Django's ``floatformat:"<places>u"`` prints (the report's
+    chart coordinates), without its localisation machinery."""
+    return str(Decimal(str(value)).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP))
 
 
 def _escape(value) -> str:
@@ -81,6 +89,7 @@ def environment(**options) -> Environment:
     directly, a global function through the template context's dispatcher."""
     env = _Environment(**options)
     env.filters.update(
+        fixed=_fixed,
         human_bytes=human_bytes,
         human_quota=human_quota,
         localtime=timezone.localtime,

@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.formats import date_format, get_format
 from django.utils.translation import gettext as _
@@ -26,6 +25,7 @@ from reports import charts
 from reports.charts import Bar, count_text
 from reports.report import account_report, office_report, period_from
 from reports.snapshots import PERIODS
+from reports.templatetags.report_tables import chart_svg
 
 
 @dataclass
@@ -300,9 +300,7 @@ def chart_png(report, chart: ChartView) -> bytes:
     title, white background), rasterised by CairoSVG."""
     import cairosvg
 
-    svg = render_to_string(
-        "reports/_chart_svg.html", {"view": chart, "chart": chart.chart, "standalone": True}
-    )
+    svg = chart_svg(chart, standalone=True)
     return cairosvg.svg2png(bytestring=svg.encode("utf-8"), scale=2)
 
 
