@@ -622,8 +622,9 @@ def _probe_matches(office: Office, filterset: UsageFilterSet) -> tuple[int, int,
 
 def _counts(office: Office, filterset: UsageFilterSet) -> tuple[int, int]:
     """(filtered, total) in one query: the filtered count and the office's
-    listed accounts (the count the database keeps). The filtered count reads the read
-    model when every active filter runs there, else the rows' own query."""
+    listed accounts (the count the database keeps). The filtered count
+    reads the read model when every active filter runs there, else the
+    rows' own query."""
     pieces = _piece_count(office, filterset)
     if pieces is not None:
         filtered_sql, params = pieces
