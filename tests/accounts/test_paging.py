@@ -99,21 +99,25 @@ def test_usage_list_first_middle_and_last_page(admin_client, crowd, params, expe
     _pages_cost_alike(admin_client, LIST, {**params, "per_page": 20}, last, expected=expected)
 
 
+def _every_page(client, params, *, per_page: int) -> list[str]:
+    """The list's IDs, page after page to the last."""
+    seen = []
+    number = 1
+    while True:
+        response = client.get(LIST, {**params, "per_page": per_page, "page": number})
+        seen += [a.login_id for a in response.context["rows"]]
+        if number >= _page(response).paginator.num_pages:
+            return seen
+        number += 1
+
+
 @pytest.mark.parametrize("params", [{}, {"sort": "-name"}, {"sort": "-usage", "status": "active"}])
 def test_usage_list_pages_are_slices_of_the_whole_order(admin_client, crowd, params):
     from accounts.selectors import usage_rows
 
     _filterset, queryset = usage_rows(crowd.office, params)
     expected = [a.login_id for a in queryset]
-    seen = []
-    number = 1
-    while True:
-        response = admin_client.get(LIST, {**params, "per_page": 20, "page": number})
-        seen += [a.login_id for a in response.context["rows"]]
-        if number >= _page(response).paginator.num_pages:
-            break
-        number += 1
-    assert seen == expected
+    assert _every_page(admin_client, params, per_page=20) == expected
 
 
 @pytest.mark.parametrize("sort", ["name", "-name", "login_id", "-login_id"])
@@ -137,15 +141,7 @@ def test_a_broad_search_pages_alike_walked_or_sorted(
     _filterset, queryset = selectors.usage_rows(crowd.office, params)
     expected = [a.login_id for a in queryset]
     assert len(expected) >= 10
-    seen = []
-    number = 1
-    while True:
-        response = admin_client.get(LIST, {**params, "per_page": 4, "page": number})
-        seen += [a.login_id for a in response.context["rows"]]
-        if number >= _page(response).paginator.num_pages:
-            break
-        number += 1
-    assert seen == expected
+    assert _every_page(admin_client, params, per_page=4) == expected
     assert set(decided) == {walked}
 
 
