@@ -8,6 +8,7 @@ import io
 
 import pytest
 from django.conf import settings
+from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
@@ -16,7 +17,7 @@ from accounts.models import Account, Mailbox
 from reports.models import OfficeUsageDay
 from reports.report import Point, forecast, linear_fit, office_report
 from reports.snapshots import take_snapshot
-from tests.factories import make_account
+from tests.factories import make_account, make_office
 
 MB = 1024 * 1024
 GB = 1024 * MB
@@ -258,9 +259,9 @@ def _grow_office(org, extra: int):
 def test_report_query_count_is_constant(admin_client, org, extra, django_assert_num_queries):
     _grow_office(org, extra)
     assert OfficeUsageDay.objects.filter(office=org.office).count() == 9
-    # session, user, office; daily totals, growth names, live counts,
-    # sign-ins per country
-    with django_assert_num_queries(7):
+    # session, user, office; daily totals, growth names, live counts with
+    # the sign-ins per country
+    with django_assert_num_queries(6):
         response = admin_client.get(report_url(org), {"period": "90"})
     assert response.status_code == 200
     assert len(response.context["report"].growth) == min(10, 6 + extra)
@@ -313,3 +314,32 @@ def test_a_deleted_users_mailbox_is_left_out_as_the_list_leaves_it(admin_client,
     assert counts["quota_warning"] == 0
     assert counts["mailboxes"] == 5
     assert list_ids(admin_client, org, quota="warning") == set()
+
+
+def test_sign_ins_per_country_come_with_the_counts(org, django_assert_num_queries):
+    from reports.models import CountrySignInDay
+    from reports.report import live_counts
+    from reports.snapshots import office_day
+
+    today = office_day(org.office, timezone.now())
+    rows = [("KR", 0, 40), ("KR", 3, 2), ("US", 1, 7), ("", 2, 5), ("CN", 95, 9)]
+    CountrySignInDay.objects.bulk_create(
+        CountrySignInDay(
+            office=org.office, day=today - dt.timedelta(days=ago), country=c, sign_ins=n
+        )
+        for c, ago, n in rows
+    )
+    # Another office's sign-ins are not counted.
+    other = make_office("other.test")
+    CountrySignInDay.objects.create(office=other, day=today, country="KR", sign_ins=1000)
+    report = office_report(org.office, 30)
+    assert report.countries == [("KR", 42), ("US", 7), ("", 5)]  # CN was 95 days ago
+    assert report.sign_ins == 54
+    none = (
+        CountrySignInDay.objects.filter(office=org.office, day__gt=today)
+        .values("country")
+        .annotate(n=Sum("sign_ins"))
+        .values_list("country", "n")
+    )
+    with django_assert_num_queries(1):
+        assert live_counts(org.office, timezone.now(), countries=none)["countries"] == []
