@@ -255,15 +255,21 @@ def test_an_open_transaction_writing_events_does_not_block_another(org):
 
 # -- migration 0014 ---------------------------------------------------------------
 
+
+def migrate_to(target):
+    """Migrate the test database to ``target``; the models as they were there."""
+    executor = MigrationExecutor(connection)
+    executor.migrate(target)
+    return executor.loader.project_state(target).apps
+
+
 BEFORE = [("accounts", "0013_listing_access_flag")]
 AFTER = [("accounts", "0014_office_tallies")]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_migration_counts_the_rows_already_there():
-    executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)
-    old = executor.loader.project_state(BEFORE).apps
+    old = migrate_to(BEFORE)
     OldOffice = old.get_model("accounts", "Office")
     OldAccount = old.get_model("accounts", "Account")
     OldEvent = old.get_model("accounts", "AuditEvent")
@@ -282,8 +288,7 @@ def test_migration_counts_the_rows_already_there():
         + [OldEvent(office=office, action="quota_change")]
     )
     try:
-        executor = MigrationExecutor(connection)
-        executor.migrate(AFTER)
+        migrate_to(AFTER)
         filled = Office.objects.get(pk=office.pk)
         assert tallies.users_count(filled) == 3
         assert tallies.audit_count(filled) == 4
@@ -292,8 +297,7 @@ def test_migration_counts_the_rows_already_there():
         AuditEvent.objects.create(office=filled, action="login")
         assert tallies.audit_count(filled, "login") == 4
 
-        executor = MigrationExecutor(connection)
-        executor.migrate(BEFORE)
+        migrate_to(BEFORE)
         assert "accounts_officetally" not in connection.introspection.table_names()
         AuditEvent.objects.filter(office_id=office.pk).delete()  # no trigger left to fail
     finally:
@@ -391,9 +395,7 @@ AFTER_GRAMS = [("accounts", "0015_account_grams")]
 
 @pytest.mark.django_db(transaction=True)
 def test_migration_gives_the_accounts_already_there_their_pieces():
-    executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE_GRAMS)
-    old = executor.loader.project_state(BEFORE_GRAMS).apps
+    old = migrate_to(BEFORE_GRAMS)
     OldOffice = old.get_model("accounts", "Office")
     OldAccount = old.get_model("accounts", "Account")
     office = OldOffice.objects.create(domain="grams.test", name="Grams")
@@ -407,8 +409,7 @@ def test_migration_gives_the_accounts_already_there_their_pieces():
             deleted_at=timezone.now() if deleted else None,
         )
     try:
-        executor = MigrationExecutor(connection)
-        executor.migrate(AFTER_GRAMS)
+        migrate_to(AFTER_GRAMS)
         filled = Office.objects.get(pk=office.pk)
         assert gram_count(filled, "김") == 2
         assert gram_count(filled, "서연") == 1
@@ -497,9 +498,7 @@ AFTER_LISTING = [("accounts", "0018_listing_tally")]
 
 @pytest.mark.django_db(transaction=True)
 def test_migration_counts_the_listed_accounts_already_there():
-    executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE_LISTING)
-    old = executor.loader.project_state(BEFORE_LISTING).apps
+    old = migrate_to(BEFORE_LISTING)
     OldOffice = old.get_model("accounts", "Office")
     OldAccount = old.get_model("accounts", "Account")
     OldMailbox = old.get_model("accounts", "Mailbox")
@@ -511,15 +510,13 @@ def test_migration_counts_the_listed_accounts_already_there():
         if n:  # the first uses no mail: not listed
             OldMailbox.objects.create(account=account, office=office, quota_bytes=1)
     try:
-        executor = MigrationExecutor(connection)
-        executor.migrate(AFTER_LISTING)
+        migrate_to(AFTER_LISTING)
         filled = Office.objects.get(pk=office.pk)
         assert tallies.listing_count(filled) == 3
         Mailbox.objects.filter(office=filled).first().delete()  # the triggers are there
         assert tallies.listing_count(filled) == 2
 
-        executor = MigrationExecutor(connection)
-        executor.migrate(BEFORE_LISTING)
+        migrate_to(BEFORE_LISTING)
         assert not OfficeTally.objects.filter(kind=tallies.LISTING).exists()
         Mailbox.objects.filter(office=filled).delete()  # and gone again: nothing counts
         assert not OfficeTally.objects.filter(kind=tallies.LISTING).exists()
