@@ -38,7 +38,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import access_partitions
+from accounts import access_partitions, tallies
 from accounts.access_history import fold_hour
 from accounts.geo import country_for_ip
 from accounts.mailstore import DatabaseMailStore, counted_from_messages, get_mail_store
@@ -386,6 +386,8 @@ def seed_office(
                 progress(f"{result.accounts:,} accounts")
     if chunk:
         _write_chunk(gen, office, chunk, admin_hash, result)
+    # As an import does: one kept count per kind, not a row per mailbox.
+    tallies.fold(office)
     # Half a year of daily usage snapshots, for the usage report.
     from devtools.usage_history import build_history
 
