@@ -1,6 +1,7 @@
-"""The usage list's table in the list template: ``{% usage_header_cells %}``,
-``{% usage_rows %}`` and ``{% usage_pager %}``, and the toolbar's
-``{% filter_options %}``.
+"""The usage list's results in the list template: ``{% usage_results %}``
+(the count, download link, bulk actions, table and pager, with
+``{% usage_header_cells %}``, ``{% usage_rows %}`` and ``{% usage_pager %}``
+inside), and the toolbar's ``{% filter_options %}``.
 
 The header and rows come from the column registry (:mod:`accounts.columns`);
 all three are rendered by compiled Jinja2 templates: through Django
@@ -12,7 +13,14 @@ the same kind of loop (two dozen options, each comparing its value).
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from django import template
+from django.contrib.humanize.templatetags.humanize import intcomma
+from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from accounts.columns import render_usage_header, render_usage_rows
@@ -59,4 +67,90 @@ def usage_pager(context, page, page_range) -> str:
             for number in page_range
         ],
         text={"pages": _("Pages"), "previous": _("Previous"), "next": _("Next")},
+    )
+
+
+# The results' labels by language, translated once rather than on every page.
+_RESULTS_TEXT: dict[str | None, SimpleNamespace] = {}
+
+
+def _results_text() -> SimpleNamespace:
+    language = get_language()
+    text = _RESULTS_TEXT.get(language)
+    if text is None:
+        text = _RESULTS_TEXT[language] = SimpleNamespace(
+            mail_users=_("Number of mail users"),
+            download=_("Download list"),
+            bulk_actions=_("Bulk actions"),
+            check_page=_("Check all on this page"),
+            action=_("Action"),
+            quota=_("Quota"),
+            quota_example=_("2 GB"),
+            quota_help=_(
+                "Only for setting the quota: a size such as 2 GB or 500 MB, or “unlimited”."
+            ),
+            apply_checked=_("Apply to the checked accounts"),
+            sort=_("Sort"),
+            no_match=_("No account matches these filters."),
+            no_account=_("No account uses mail yet."),
+            rows_per_page=_("Rows per page"),
+            apply=_("Apply"),
+        )
+    return text
+
+
+def _filled(message: str, **values) -> str:
+    """A translated sentence with its values escaped, as ``blocktranslate``
+    writes it (the sentence itself as translated)."""
+    return mark_safe(message % {name: escape(value) for name, value in values.items()})  # noqa: S308
+
+
+@register.simple_tag(takes_context=True)
+def usage_results(context) -> str:
+    """Everything the table's htmx swap replaces but the messages: the
+    page's context as the list view made it."""
+    request = context["request"]
+    listing = context["listing"]
+    office = context["office"]
+    page = context["page_obj"]
+    header = context["header"]
+    rows = context["rows"]
+    filtered = listing.filterset.is_filtered
+    count = intcomma(listing.filtered_count)
+    can_write = context["can_write"]
+    csrf_token = context.get("csrf_token")
+    return render(
+        "accounts/usage_results.html",
+        text=_results_text(),
+        sort=context["sort"],
+        filtered_count=count,
+        is_filtered=filtered,
+        of_total=_filled(_("of %(total)s"), total=intcomma(listing.total)),
+        export_url=reverse("mail_accounts_export", args=[office.domain])
+        + query_with(request.GET, page=None, per_page=None),
+        export_in_background=context["export_in_background"],
+        can_write=can_write,
+        bulk_url=reverse("mail_accounts_bulk", args=[office.domain]) if can_write else "",
+        csrf_token=str(csrf_token) if csrf_token and csrf_token != "NOTPROVIDED" else "",
+        current=list(listing.current.items()),
+        bulk_actions=context["bulk_actions"],
+        apply_all=_filled(
+            _("Apply to all %(count)s matching accounts")
+            if filtered
+            else _("Apply to all %(count)s accounts"),
+            count=count,
+        ),
+        caption=_filled(
+            _("Mail usage status, page %(number)s of %(pages)s"),
+            number=page.number,
+            pages=page.paginator.num_pages,
+        ),
+        header_cells=render_usage_header(header),
+        rows=render_usage_rows(request, office, rows) if rows else "",
+        columns=len(header),
+        pager=usage_pager(context, page, context["page_range"])
+        if page.paginator.num_pages > 1
+        else "",
+        page_sizes=context["page_sizes"],
+        per_page=listing.per_page,
     )
