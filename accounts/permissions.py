@@ -101,8 +101,13 @@ def office_admin_required(view):
 
     @wraps(view)
     def wrapper(request, domain, *args, **kwargs):
-        office = get_office_or_404(domain)
         user = request.user
+        # The session's account comes with its office (AccountBackend):
+        # when that is the page's office, it needs no query of its own.
+        own = user.office if user.is_authenticated else None
+        office = own if own is not None and own.domain == domain.lower() else None
+        if office is None:
+            office = get_office_or_404(domain)
         if not user.is_authenticated:
             return redirect_to_login(
                 request.get_full_path(), reverse("login", args=[office.domain])

@@ -153,7 +153,8 @@ AUTH_USER_MODEL = "accounts.Account"
 AUTHENTICATION_BACKENDS = [
     # First: refuses every attempt while an ID + address pair is locked out.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, loading the account with its office.
+    "accounts.backends.AccountBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

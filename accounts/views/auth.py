@@ -41,7 +41,7 @@ from accounts.services import DomainError
 GENERIC_LOGIN_ERROR = gettext_lazy("The ID or password is incorrect.")
 # In the session between a right password and the second factor.
 PENDING_KEY = "two_factor_pending"
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+MODEL_BACKEND = "accounts.backends.AccountBackend"
 LOCKED_OUT_STATUS = 429
 
 

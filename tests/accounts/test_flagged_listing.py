@@ -148,7 +148,7 @@ def test_a_flagged_account_appears_and_disappears_as_before(admin_client, org):
         assert assert_list_agrees(admin_client, org.office) == []
 
 
-def test_the_flagged_list_counts_on_the_read_model_in_five_queries(
+def test_the_flagged_list_counts_on_the_read_model_in_four_queries(
     admin_client, org, django_assert_num_queries
 ):
     for n in range(45):
@@ -158,9 +158,9 @@ def test_the_flagged_list_counts_on_the_read_model_in_five_queries(
     with time_machine.travel(NOW, tick=False):
         admin_client.get(LIST)  # the session's own queries
         for page in (1, 2):
-            # session, user, office, the counts (filtered and total in one
-            # statement), the page's rows
-            with django_assert_num_queries(5):
+            # session, user with its office, the counts (filtered and
+            # total in one statement), the page's rows
+            with django_assert_num_queries(4):
                 response = admin_client.get(
                     LIST, {"access": "flagged", "per_page": 20, "page": page}
                 )
