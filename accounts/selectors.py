@@ -757,13 +757,15 @@ def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsageP
         else:
             queryset = filterset.qs
         page_rows = queryset.annotate(sub_ids=RawSQL(_addresses_sql(), []))
-        # A broad search's first page too is walked on the read model's
-        # index when it holds the order; other first pages read their rows
-        # directly.
-        searched_on_listing = bool(filterset.cleaned("q")) and (
+        # A filtered first page too is walked on the read model's covering
+        # index when it holds the order: the accounts that do not match are
+        # skipped as narrow index entries, not read with their mailboxes.
+        # The unfiltered first page reads its rows directly: every row it
+        # meets is on the page.
+        filtered_on_listing = filterset.is_filtered and (
             _listing_keys(filterset, few_matches) is not None
         )
-        if offset == 0 and not searched_on_listing:
+        if offset == 0 and not filtered_on_listing:
             rows = list(page_rows[:on_page])
         else:
             # Past the first page, the rows skipped by the OFFSET are read

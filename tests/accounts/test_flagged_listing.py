@@ -166,13 +166,25 @@ def test_the_flagged_list_counts_on_the_read_model_in_four_queries(
                 )
             assert len(response.context["rows"]) == (20 if page == 1 else 10)
         with CaptureQueriesContext(connection) as captured:
-            admin_client.get(LIST, {"access": "flagged"})
+            response = admin_client.get(LIST, {"access": "flagged"})
     (count_sql,) = [q["sql"] for q in captured.captured_queries if "COUNT(*)" in q["sql"].upper()]
     # The filtered count reads the read model only (the total beside it
     # always does).
     filtered = count_sql.rsplit(f"(SELECT COUNT(*) FROM {listing} WHERE office_id", 1)[0]
     assert listing in filtered and Mailbox._meta.db_table not in filtered
     assert response.context["listing"].filtered_count == 30
+    # The first page's accounts too are picked on the read model (its
+    # covering index holds the flag's time), not by reading every account's
+    # mailbox in the list's order until fifty are flagged.
+    (rows_sql,) = [q["sql"] for q in captured.captured_queries if "sub_ids" in q["sql"]]
+    assert listing in rows_sql
+    assert f'"{Mailbox._meta.db_table}"."access_flag_at" >=' not in rows_sql
+    flagged = sorted(
+        (a.name, a.login_id)
+        for a in Account.objects.filter(office=org.office, mailbox__access_flag_at__isnull=False)
+    )
+    shown = [(a.name, a.login_id) for a in response.context["rows"]]
+    assert shown == flagged[: len(shown)] and len(shown) == 20
 
 
 def test_the_export_with_the_filter_holds_the_listed_accounts(admin_client, org):
