@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
 from accounts.models import Account, Office
 from accounts.services import mailbox_create
 
@@ -34,3 +37,10 @@ def make_account(
     if mail:
         mailbox_create(account=account, quota_bytes=quota_bytes)
     return account
+
+
+def migrate_to(target):
+    """Migrate the test database to ``target``; the models as they were there."""
+    executor = MigrationExecutor(connection)
+    executor.migrate(target)
+    return executor.loader.project_state(target).apps

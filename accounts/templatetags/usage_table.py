@@ -13,6 +13,7 @@ the same kind of loop (two dozen options, each comparing its value).
 
 from __future__ import annotations
 
+from functools import cache
 from types import SimpleNamespace
 
 from django import template
@@ -70,33 +71,26 @@ def usage_pager(context, page, page_range) -> str:
     )
 
 
-# The results' labels by language, translated once rather than on every page.
-_RESULTS_TEXT: dict[str | None, SimpleNamespace] = {}
-
-
-def _results_text() -> SimpleNamespace:
-    language = get_language()
-    text = _RESULTS_TEXT.get(language)
-    if text is None:
-        text = _RESULTS_TEXT[language] = SimpleNamespace(
-            mail_users=_("Number of mail users"),
-            download=_("Download list"),
-            bulk_actions=_("Bulk actions"),
-            check_page=_("Check all on this page"),
-            action=_("Action"),
-            quota=_("Quota"),
-            quota_example=_("2 GB"),
-            quota_help=_(
-                "Only for setting the quota: a size such as 2 GB or 500 MB, or “unlimited”."
-            ),
-            apply_checked=_("Apply to the checked accounts"),
-            sort=_("Sort"),
-            no_match=_("No account matches these filters."),
-            no_account=_("No account uses mail yet."),
-            rows_per_page=_("Rows per page"),
-            apply=_("Apply"),
-        )
-    return text
+@cache
+def _results_text(language: str | None) -> SimpleNamespace:
+    """The results' labels in ``language`` (the active one), translated
+    once rather than on every page."""
+    return SimpleNamespace(
+        mail_users=_("Number of mail users"),
+        download=_("Download list"),
+        bulk_actions=_("Bulk actions"),
+        check_page=_("Check all on this page"),
+        action=_("Action"),
+        quota=_("Quota"),
+        quota_example=_("2 GB"),
+        quota_help=_("Only for setting the quota: a size such as 2 GB or 500 MB, or “unlimited”."),
+        apply_checked=_("Apply to the checked accounts"),
+        sort=_("Sort"),
+        no_match=_("No account matches these filters."),
+        no_account=_("No account uses mail yet."),
+        rows_per_page=_("Rows per page"),
+        apply=_("Apply"),
+    )
 
 
 def _filled(message: str, **values) -> str:
@@ -121,7 +115,7 @@ def usage_results(context) -> str:
     csrf_token = context.get("csrf_token")
     return render(
         "accounts/usage_results.html",
-        text=_results_text(),
+        text=_results_text(get_language()),
         sort=context["sort"],
         filtered_count=count,
         is_filtered=filtered,

@@ -7,12 +7,11 @@ import pytest
 from django.contrib.sessions.backends.db import SessionStore
 from django.core.management import call_command
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.conftest import build_office
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, migrate_to
 
 pytestmark = pytest.mark.django_db
 
@@ -53,11 +52,6 @@ def test_a_real_sign_in_names_the_account_backend(client, org):
     client.post(url, {"login_id": "admin", "password": PASSWORD})
     assert client.session["_auth_user_backend"] == ACCOUNT_BACKEND
     assert client.get(reverse("users", args=[domain])).status_code == 200
-
-
-def migrate_to(target):
-    executor = MigrationExecutor(connection)
-    executor.migrate(target)
 
 
 BEFORE = [("accounts", "0019_audit_label_in_index")]

@@ -14,7 +14,6 @@ import threading
 import pytest
 from django.core.management import call_command
 from django.db import connection, connections, transaction
-from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Count
 from django.utils import timezone
 
@@ -22,7 +21,7 @@ from accounts import tallies
 from accounts.account_services import account_delete, account_restore, purge_deleted_users
 from accounts.audit import record
 from accounts.models import Account, AuditEvent, Mailbox, MailListing, Office, OfficeTally
-from tests.factories import make_account, make_office
+from tests.factories import make_account, make_office, migrate_to
 
 
 def true_users(office) -> int:
@@ -254,13 +253,6 @@ def test_an_open_transaction_writing_events_does_not_block_another(org):
 
 
 # -- migration 0014 ---------------------------------------------------------------
-
-
-def migrate_to(target):
-    """Migrate the test database to ``target``; the models as they were there."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(target)
-    return executor.loader.project_state(target).apps
 
 
 BEFORE = [("accounts", "0013_listing_access_flag")]
