@@ -127,3 +127,16 @@ def test_total_counts_mailboxes_of_the_office_only(office, other):
     page = usage_page(office.office, {"status": "suspended"})
     assert page.total == Mailbox.objects.filter(office=office.office).count()
     assert page.filtered_count == len(every_row(office.office, {"status": "suspended"}))
+
+
+def test_filtersets_built_together_keep_their_own_filters(office):
+    """Each FilterSet gets its own copies of the declared filters: one built
+    later (another request) must not change what an earlier one filters."""
+    first, first_rows = usage_rows(office.office, {"q": "김민수", "subaccounts": "used"})
+    second, _second_rows = usage_rows(office.office, {"q": "Kim", "subaccounts": "unused"})
+    assert first.filters["q"] is not second.filters["q"]
+    assert first.filters["q"].parent is first
+    logins = [a.login_id for a in first_rows]
+    assert logins
+    assert all(a.name.startswith("김민수") and a.subaccount_count for a in first_rows)
+    assert every_row(office.office, {"q": "김민수", "subaccounts": "used"}) == logins
