@@ -644,21 +644,24 @@ def _probe_matches(office: Office, filterset: UsageFilterSet) -> tuple[int, int,
     return filtered, total, [account_id for _total, account_id, _n in found]
 
 
-def _counts(office: Office, filterset: UsageFilterSet) -> tuple[int, int]:
-    """(filtered, total) in one query: the filtered count and the office's
-    listed accounts (the count the database keeps). The filtered count
-    reads the read model when every active filter runs there, else the
-    rows' own query."""
+def _count_sql(office: Office, filterset: UsageFilterSet) -> tuple[str, list]:
+    """The filtered count as SQL: from the read model when every active
+    filter runs there, else from the rows' own query."""
     pieces = _piece_count(office, filterset)
     if pieces is not None:
-        filtered_sql, params = pieces
+        return pieces
+    if filterset.counts_on_listing:
+        matches = filterset.listing_matches()
     else:
-        if filterset.counts_on_listing:
-            matches = filterset.listing_matches()
-        else:
-            matches = filterset.qs.order_by()
-        sql, params = matches.values("pk").query.sql_with_params()
-        filtered_sql = f"SELECT COUNT(*) FROM ({sql}) matches"
+        matches = filterset.qs.order_by()
+    sql, params = matches.values("pk").query.sql_with_params()
+    return f"SELECT COUNT(*) FROM ({sql}) matches", list(params)
+
+
+def _counts(office: Office, filterset: UsageFilterSet) -> tuple[int, int]:
+    """(filtered, total) in one query: the filtered count and the office's
+    listed accounts (the count the database keeps)."""
+    filtered_sql, params = _count_sql(office, filterset)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT ({filtered_sql}), ({tallies.LISTING_COUNT_SQL})",
@@ -727,33 +730,69 @@ def _page_keys(
     return keys if keys is not None else queryset.values("pk")
 
 
-def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsagePage:
-    """One page of the list with everything its template shows, in a constant
-    number of queries whatever the page size, so a big office stays fast:
+def _asks_first_page(params: Mapping[str, Any], per_page: int) -> bool:
+    """Whether the page asked for is the first, whatever the count: none
+    or not a number (the first), or 1. (0 and less mean the last.)"""
+    unbounded = CountedPaginator(2**62, per_page)
+    return page_number(unbounded, params.get("page")) == 1
 
-    - unfiltered: the count of listed accounts the database keeps
-      (:mod:`accounts.tallies`) is both the total and the filtered count;
-    - filtered: one query with that count and the filtered COUNT, taken
-      from the narrow listing table (no join) and the search's index; an
-      indexed search's few matches come in the same query, so the page
-      sorts just those; otherwise the page walks the list's order;
-    - the page's rows with their sub-account IDs aggregated in the same
-      query; a page past the middle is
-      read in the reverse order from the end, so the OFFSET never exceeds
-      half the list.
-    """
-    filterset = usage_filterset(office, params)
-    per_page = page_size(params)
+
+def _probes_matches(filterset: UsageFilterSet) -> bool:
+    """Whether the search's index hands over its matches for the page to
+    sort (when few), rather than the page walking the list's order."""
+    return (
+        filterset.counts_on_listing
+        and has_search_index(filterset.cleaned("q"))
+        and _piece_count(filterset.office, filterset) is None
+    )
+
+
+def _first_page(
+    office: Office, filterset: UsageFilterSet, per_page: int
+) -> tuple[int, int, list[Account]] | None:
+    """(filtered, total, rows) of the first page in one statement: the
+    page's rows carry both counts (uncorrelated subqueries, run once), so
+    the count costs no round trip of its own. None when the page is empty
+    (no row to carry the counts)."""
+    if filterset.is_filtered:
+        count_sql, count_params = _count_sql(office, filterset)
+        keys = _listing_keys(filterset, None)
+        if keys is None:
+            queryset = filterset.qs
+        else:
+            # Walked on the read model's covering index (see _any_page).
+            queryset = (
+                mail_accounts(office)
+                .filter(pk__in=keys[:per_page])
+                .order_by(*ordering_for(filterset.current_sort))
+            )
+    else:
+        count_sql, count_params = tallies.LISTING_COUNT_SQL, [office.pk]
+        queryset = filterset.qs
+    rows = list(
+        queryset.annotate(
+            sub_ids=RawSQL(_addresses_sql(), []),
+            filtered_count=RawSQL(count_sql, count_params),
+            listed_count=RawSQL(tallies.LISTING_COUNT_SQL, [office.pk]),
+        )[:per_page]
+    )
+    if not rows:
+        return None
+    return int(rows[0].filtered_count), int(rows[0].listed_count), rows
+
+
+def _any_page(
+    office: Office, filterset: UsageFilterSet, params: Mapping[str, Any], per_page: int
+) -> tuple[int, int, list[Account], CountedPaginator, int]:
+    """(filtered, total, rows, paginator, number) of the page asked for:
+    the counts first (the page number is checked against them), then the
+    page's rows."""
     few_matches = None
     if not filterset.is_filtered:
         # The read model has a row per listed account (a deleted user's
         # mailbox is kept but not listed); the database keeps their count.
         count = total = tallies.listing_count(office)
-    elif (
-        filterset.counts_on_listing
-        and has_search_index(filterset.cleaned("q"))
-        and _piece_count(office, filterset) is None
-    ):
+    elif _probes_matches(filterset):
         count, total, few_matches = _probe_matches(office, filterset)
     else:
         count, total = _counts(office, filterset)
@@ -814,6 +853,46 @@ def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsageP
                 .order_by(*ordering)
                 .annotate(sub_ids=RawSQL(_addresses_sql(), []))
             )
+    return count, total, rows, paginator, number
+
+
+def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsagePage:
+    """One page of the list with everything its template shows, in a constant
+    number of queries whatever the page size, so a big office stays fast:
+
+    - the first page: one query, its rows carrying the filtered count and
+      the office's total (see _first_page);
+    - unfiltered: the count of listed accounts the database keeps
+      (:mod:`accounts.tallies`) is both the total and the filtered count;
+    - filtered: one query with that count and the filtered COUNT, taken
+      from the narrow listing table (no join) and the search's index; an
+      indexed search's few matches come in the same query, so the page
+      sorts just those; otherwise the page walks the list's order;
+    - the page's rows with their sub-account IDs aggregated in the same
+      query; a page past the middle is
+      read in the reverse order from the end, so the OFFSET never exceeds
+      half the list.
+    """
+    filterset = usage_filterset(office, params)
+    per_page = page_size(params)
+    first = None
+    if (
+        _asks_first_page(params, per_page)
+        # A search its index answers is counted first: few matches are
+        # then sorted from their ids, not found by walking the whole order
+        # (and SQLite chooses between the two by the count, see
+        # _walk_pays). Sorted in the counting statement instead, the
+        # search was planned twice: 2.3 ms against 1.3 + 1.1.
+        and not (filterset.counts_on_listing and has_search_index(filterset.cleaned("q")))
+        and (connection.vendor == "postgresql" or not filterset.cleaned("q"))
+    ):
+        first = _first_page(office, filterset, per_page)
+    if first is not None:
+        count, total, rows = first
+        paginator = CountedPaginator(count, per_page)
+        number = 1
+    else:
+        count, total, rows, paginator, number = _any_page(office, filterset, params, per_page)
     page = Page(rows, number, paginator)
     window_start = access_window_start(office.time_zone, now or timezone.now())
     domain = office.domain

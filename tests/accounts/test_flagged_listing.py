@@ -159,18 +159,20 @@ def test_the_flagged_list_counts_on_the_read_model_in_four_queries(
         admin_client.get(LIST)  # the session's own queries
         for page in (1, 2):
             # session, user with its office, the counts (filtered and
-            # total in one statement), the page's rows
-            with django_assert_num_queries(4):
+            # total in one statement), the page's rows; the first page's
+            # rows carry the counts themselves
+            with django_assert_num_queries(3 if page == 1 else 4):
                 response = admin_client.get(
                     LIST, {"access": "flagged", "per_page": 20, "page": page}
                 )
             assert len(response.context["rows"]) == (20 if page == 1 else 10)
         with CaptureQueriesContext(connection) as captured:
             response = admin_client.get(LIST, {"access": "flagged"})
-    (count_sql,) = [q["sql"] for q in captured.captured_queries if "COUNT(*)" in q["sql"].upper()]
-    # The filtered count reads the read model only (the total beside it
-    # always does).
-    filtered = count_sql.rsplit(f"(SELECT COUNT(*) FROM {listing} WHERE office_id", 1)[0]
+    (page_sql,) = [q["sql"] for q in captured.captured_queries if "COUNT(*)" in q["sql"].upper()]
+    # The filtered count (carried by the first page's rows) reads the read
+    # model only.
+    counted = page_sql[page_sql.index("SELECT COUNT(*) FROM (") :]
+    filtered = counted[: counted.index(") matches")]
     assert listing in filtered and Mailbox._meta.db_table not in filtered
     assert response.context["listing"].filtered_count == 30
     # The first page's accounts too are picked on the read model (its

@@ -69,34 +69,50 @@ def _page(response):
     return context["listing"].page if "listing" in context else context["page"]
 
 
-def _pages_cost_alike(client, url, params, last, *, expected):
+def _pages_cost_alike(client, url, params, last, *, expected, first=None):
+    """The middle and last pages make ``expected`` queries; the first
+    ``first`` (the same unless it says otherwise)."""
     client.get(url)  # the session, warmed
     counts = {}
     for number in (1, (last + 1) // 2, last):
         counts[number], response = _queries(client, url, {**params, "page": number})
         assert _page(response).number == number
-    assert set(counts.values()) == {expected}, counts
+    wanted = {number: expected for number in counts}
+    wanted[1] = expected if first is None else first
+    assert counts == wanted, counts
 
 
 @pytest.mark.parametrize(
-    ("params", "expected"),
+    ("params", "expected", "first"),
     [
-        ({}, 4),
-        ({"sort": "-usage"}, 4),
-        ({"status": "active", "sort": "login_id"}, 4),
+        # The first page's rows carry the counts: one query fewer.
+        ({}, 4, 3),
+        ({"sort": "-usage"}, 4, 3),
+        ({"status": "active", "sort": "login_id"}, 4, 3),
         # Two syllables: SQLite's gram index hands over the matches' ids
-        # (few here); PostgreSQL walks the list's order.
-        ({"q": "하나"}, "5 on sqlite, else 4"),
-        ({"q": "p04"}, 5),  # few matches: their ids, then the page
+        # (few here) and counts first; PostgreSQL walks the list's order.
+        ({"q": "하나"}, "5 on sqlite, else 4", "5 on sqlite, else 3"),
+        # Few matches: counted with their ids, then the page.
+        ({"q": "p04"}, 5, 5),
     ],
 )
-def test_usage_list_first_middle_and_last_page(admin_client, crowd, params, expected):
-    if isinstance(expected, str):
-        expected = 5 if connection.vendor == "sqlite" else 4
-    _count, first = _queries(admin_client, LIST, {**params, "per_page": 20})
-    last = _page(first).paginator.num_pages
+def test_usage_list_first_middle_and_last_page(admin_client, crowd, params, expected, first):
+    def on_this_database(count):
+        if isinstance(count, str):
+            return int(count[0]) if connection.vendor == "sqlite" else int(count[-1])
+        return count
+
+    _count, page = _queries(admin_client, LIST, {**params, "per_page": 20})
+    last = _page(page).paginator.num_pages
     assert last >= 2 or params.get("q") == "p04"
-    _pages_cost_alike(admin_client, LIST, {**params, "per_page": 20}, last, expected=expected)
+    _pages_cost_alike(
+        admin_client,
+        LIST,
+        {**params, "per_page": 20},
+        last,
+        expected=on_this_database(expected),
+        first=on_this_database(first),
+    )
 
 
 def _every_page(client, params, *, per_page: int) -> list[str]:
@@ -142,7 +158,11 @@ def test_a_broad_search_pages_alike_walked_or_sorted(
     expected = [a.login_id for a in queryset]
     assert len(expected) >= 10
     assert _every_page(admin_client, params, per_page=4) == expected
-    assert set(decided) == {walked}
+    if connection.vendor == "sqlite":
+        assert set(decided) == {walked}
+    else:
+        # PostgreSQL always walks; a single page is read without asking.
+        assert set(decided) <= {walked}
 
 
 @pytest.mark.parametrize("params", [{}, {"q": "p0"}])
