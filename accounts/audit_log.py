@@ -117,12 +117,14 @@ def event_page(office: Office, filters: dict[str, Any], number, per_page: int) -
     (:mod:`accounts.tallies`); an actor or target filter counts its two
     arms apart; other filters count their matches."""
     persons = _person_arms(office, filters)
-    count = None
+    count = count_sql = None
     if persons:
         count = _count_by_arms(office, filters, persons)
     elif not any(filters.get(name) for name in ("date_from", "date_to")):
-        count = tallies.audit_count(office, filters.get("action") or None)
-    return keyed_page(_events(office, filters, persons), number, per_page, count=count)
+        count_sql = tallies.audit_count_sql(office, filters.get("action") or None)
+    return keyed_page(
+        _events(office, filters, persons), number, per_page, count=count, count_sql=count_sql
+    )
 
 
 def action_label(action: str) -> str:

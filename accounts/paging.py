@@ -12,7 +12,9 @@ the page another, whatever the page.
 from __future__ import annotations
 
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
+from django.db import connection
 from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 
 
 class CountedPaginator(Paginator):
@@ -37,10 +39,40 @@ def page_number(paginator: Paginator, raw) -> int:
         return paginator.num_pages
 
 
-def keyed_page(queryset: QuerySet, raw_number, per_page: int, count: int | None = None) -> Page:
+def asks_first_page(raw_number, per_page: int) -> bool:
+    """Whether the page asked for is the first whatever the count: none or
+    not a number (the first), or 1. (0 and less mean the last.)"""
+    return page_number(CountedPaginator(2**62, per_page), raw_number) == 1
+
+
+def keyed_page(
+    queryset: QuerySet,
+    raw_number,
+    per_page: int,
+    count: int | None = None,
+    *,
+    count_sql: tuple[str, list] | None = None,
+) -> Page:
     """One page of an ordered ``queryset`` in two queries (its count, then
-    the page's rows). A ``count`` the caller knows (one the database keeps)
-    replaces counting the rows."""
+    the page's rows). A ``count`` the caller knows, or SQL that reads one
+    the database keeps (``count_sql``), replaces counting the rows; the
+    first page then reads that count in the statement of its rows, and
+    makes one query."""
+    if count_sql is not None and asks_first_page(raw_number, per_page):
+        sql, params = count_sql
+        keys = queryset.values("pk")[:per_page]
+        page_rows = queryset.model._default_manager.filter(pk__in=keys).order_by(
+            *queryset.query.order_by
+        )
+        page_rows.query.select_related = queryset.query.select_related
+        rows = list(page_rows.annotate(counted_rows=RawSQL(sql, params)))
+        if rows:
+            count = int(rows[0].counted_rows)
+            return Page(rows, 1, Paginator(range(count), per_page))
+    if count is None and count_sql is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(*count_sql)
+            count = int(cursor.fetchone()[0])
     if count is None:
         count = queryset.count()
     paginator = Paginator(range(count), per_page)  # told the count, never asks

@@ -52,7 +52,7 @@ from accounts.models import (
     MailListing,
     Office,
 )
-from accounts.paging import CountedPaginator, page_number
+from accounts.paging import CountedPaginator, asks_first_page, page_number
 
 SEARCH_MAX_LENGTH = 100
 DEFAULT_SORT = "name"
@@ -730,13 +730,6 @@ def _page_keys(
     return keys if keys is not None else queryset.values("pk")
 
 
-def _asks_first_page(params: Mapping[str, Any], per_page: int) -> bool:
-    """Whether the page asked for is the first, whatever the count: none
-    or not a number (the first), or 1. (0 and less mean the last.)"""
-    unbounded = CountedPaginator(2**62, per_page)
-    return page_number(unbounded, params.get("page")) == 1
-
-
 def _probes_matches(filterset: UsageFilterSet) -> bool:
     """Whether the search's index hands over its matches for the page to
     sort (when few), rather than the page walking the list's order."""
@@ -877,7 +870,7 @@ def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsageP
     per_page = page_size(params)
     first = None
     if (
-        _asks_first_page(params, per_page)
+        asks_first_page(params.get("page"), per_page)
         # A search its index answers is counted first: few matches are
         # then sorted from their ids, not found by walking the whole order
         # (and SQLite chooses between the two by the count, see

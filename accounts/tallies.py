@@ -42,25 +42,51 @@ def listing_count(office) -> int:
     return _sum(office, kind=LISTING)
 
 
-def users_count_known(office, query: str = "") -> int | None:
-    """The count of 사용자 관리 for ``query`` where the database keeps it:
-    every account not deleted, or those whose name or ID holds a syllable
-    or two (``accounts_accountgram``, an index range); None for a search
-    that must be counted on the rows."""
+def users_count_sql(office, query: str = "") -> tuple[str, list] | None:
+    """The count of 사용자 관리 for ``query`` where the database keeps it,
+    as SQL (a page may read it in the statement of its rows): every
+    account not deleted, or those whose name or ID holds a syllable or two
+    (``accounts_accountgram``, an index range); None for a search that
+    must be counted on the rows."""
     if not query:
-        return users_count(office)
+        return _sum_sql(office, USERS)
     if search_index.gram_searchable(query):
-        with connection.cursor() as cursor:
-            cursor.execute(search_index.ACCOUNT_GRAM_COUNT, [office.pk, query])
-            return cursor.fetchone()[0]
+        return search_index.ACCOUNT_GRAM_COUNT, [office.pk, query]
     return None
+
+
+def users_count_known(office, query: str = "") -> int | None:
+    """:func:`users_count_sql`, counted."""
+    counted = users_count_sql(office, query)
+    return None if counted is None else _count(*counted)
+
+
+def audit_count_sql(office, action: str | None = None) -> tuple[str, list]:
+    """The office's audit events, or those of one ``action``, as SQL."""
+    if action:
+        return _sum_sql(office, audit_kind(action))
+    return _sum_sql(office, "audit.", prefix=True)
 
 
 def audit_count(office, action: str | None = None) -> int:
     """The office's audit events, or those of one ``action``."""
-    if action:
-        return _sum(office, kind=audit_kind(action))
-    return _sum(office, kind__startswith="audit.")
+    return _count(*audit_count_sql(office, action))
+
+
+def _sum_sql(office, kind: str, *, prefix: bool = False) -> tuple[str, list]:
+    """A kind's sum (or the sum of the kinds starting with ``kind``)."""
+    condition, value = ("LIKE", f"{kind}%") if prefix else ("=", kind)
+    return (
+        f"SELECT COALESCE(SUM(n), 0) FROM {OfficeTally._meta.db_table} "
+        f"WHERE office_id = %s AND kind {condition} %s",
+        [office.pk, value],
+    )
+
+
+def _count(sql: str, params: list) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.fetchone()[0])
 
 
 def _sum(office, **kind) -> int:

@@ -112,12 +112,13 @@ def user_list(request):
         )
     # Count, then the page (keys from the listed accounts' covering index).
     # Without a search the database has kept the count; a syllable or two
-    # is counted on the accounts' Hangul pieces.
+    # is counted on the accounts' Hangul pieces. Either count is read in
+    # the first page's own statement.
     page = keyed_page(
         accounts.order_by("name", "login_id", "pk"),
         request.GET.get("page"),
         USERS_PAGE_SIZE,
-        count=tallies.users_count_known(request.office, query),
+        count_sql=tallies.users_count_sql(request.office, query),
     )
     # Each row's link, as {% url 'user_detail' %} would write it: the
     # route resolved once for the page rather than once per row.
