@@ -6,7 +6,8 @@ and the filters, an index-only walk), and just the page's keys are then read
 whole. A page past the middle is read from the end in the reverse order, so
 no page walks more than half of the list. Page numbers, ``page=`` URLs and
 the last page work as with Django's paginator; the count is one query and
-the page another, whatever the page.
+the page another, whatever the page, but for the first page, whose rows
+carry the count in their own statement.
 """
 
 from __future__ import annotations
@@ -55,11 +56,15 @@ def keyed_page(
 ) -> Page:
     """One page of an ordered ``queryset`` in two queries (its count, then
     the page's rows). A ``count`` the caller knows, or SQL that reads one
-    the database keeps (``count_sql``), replaces counting the rows; the
-    first page then reads that count in the statement of its rows, and
-    makes one query."""
-    if count_sql is not None and asks_first_page(raw_number, per_page):
-        sql, params = count_sql
+    the database keeps (``count_sql``), replaces counting the rows. The
+    first page reads its count in the statement of its rows (an
+    uncorrelated subquery, run once): one query."""
+    if count is None and asks_first_page(raw_number, per_page):
+        if count_sql is None:
+            matches, matches_params = queryset.order_by().values("pk").query.sql_with_params()
+            sql, params = f"SELECT COUNT(*) FROM ({matches}) counted", list(matches_params)
+        else:
+            sql, params = count_sql
         keys = queryset.values("pk")[:per_page]
         page_rows = queryset.model._default_manager.filter(pk__in=keys).order_by(
             *queryset.query.order_by
