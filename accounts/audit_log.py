@@ -31,11 +31,27 @@ def filtered_events(office: Office, filters: dict[str, Any]) -> QuerySet[AuditEv
     return _events(office, filters, _person_arms(office, filters))
 
 
+# The events' own columns, and of their actor and target accounts what a
+# row shows (person): two whole accounts a row, password hashes and
+# timestamps among them, were a fifth of the page's rows' cost.
+_EVENT_COLUMNS = (
+    *(field.name for field in AuditEvent._meta.concrete_fields),
+    "actor__name",
+    "actor__login_id",
+    "target__name",
+    "target__login_id",
+)
+
+
 def _events(
     office: Office, filters: dict[str, Any], persons: dict[str, tuple[Q, Q]]
 ) -> QuerySet[AuditEvent]:
     """filtered_events with the actor and target filters' arms given."""
-    events = AuditEvent.objects.filter(office=office).select_related("actor", "target")
+    events = (
+        AuditEvent.objects.filter(office=office)
+        .select_related("actor", "target")
+        .only(*_EVENT_COLUMNS)
+    )
     if filters.get("action"):
         events = events.filter(action=filters["action"])
     for by_account, by_label in persons.values():

@@ -65,11 +65,7 @@ def keyed_page(
             sql, params = f"SELECT COUNT(*) FROM ({matches}) counted", list(matches_params)
         else:
             sql, params = count_sql
-        keys = queryset.values("pk")[:per_page]
-        page_rows = queryset.model._default_manager.filter(pk__in=keys).order_by(
-            *queryset.query.order_by
-        )
-        page_rows.query.select_related = queryset.query.select_related
+        page_rows = _rows_by_keys(queryset, queryset.values("pk")[:per_page])
         rows = list(page_rows.annotate(counted_rows=RawSQL(sql, params)))
         if rows:
             count = int(rows[0].counted_rows)
@@ -92,12 +88,15 @@ def keyed_page(
             keys = keys.reverse()[from_end : from_end + on_page]
         else:
             keys = keys[offset : offset + on_page]
-        # The page's rows by their keys alone: the filters were applied
-        # to the keys, and re-applying them to 50 rows could only mislead
-        # the planner.
-        page_rows = queryset.model._default_manager.filter(pk__in=keys).order_by(
-            *queryset.query.order_by
-        )
-        page_rows.query.select_related = queryset.query.select_related
-        rows = list(page_rows)
+        rows = list(_rows_by_keys(queryset, keys))
     return Page(rows, number, paginator)
+
+
+def _rows_by_keys(queryset: QuerySet, keys: QuerySet) -> QuerySet:
+    """The page's rows by their keys alone, in the queryset's order, with
+    its related rows and columns: the filters were applied to the keys,
+    and re-applying them to 50 rows could only mislead the planner."""
+    rows = queryset.model._default_manager.filter(pk__in=keys).order_by(*queryset.query.order_by)
+    rows.query.select_related = queryset.query.select_related
+    rows.query.deferred_loading = queryset.query.deferred_loading
+    return rows
