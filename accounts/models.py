@@ -11,6 +11,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.db.models import Case, F, Q, When
 from django.db.models.functions import Lower
@@ -258,6 +259,27 @@ class Account(AbstractBaseUser):
 
     def subaccounts_remaining(self) -> int:
         return max(0, settings.MAILADMIN_SUBACCOUNT_LIMIT - self.subaccount_count)
+
+
+class AccountSession(AbstractBaseSession):
+    """A browser's session (Django's database session, the engine in
+    ``accounts/sessions.py``) with the account signed in on it in a column
+    of its own: the session, the account and its office are read in one
+    statement on every signed-in page instead of one each.
+
+    The column follows the session's data (set on every save from the
+    signed-in account's id, empty when nobody is signed in); deleting an
+    account deletes its sessions."""
+
+    account = models.ForeignKey(
+        Account, null=True, on_delete=models.CASCADE, db_index=True, related_name="+"
+    )
+
+    @classmethod
+    def get_session_store_class(cls):
+        from accounts.sessions import SessionStore
+
+        return SessionStore
 
 
 class Mailbox(models.Model):

@@ -102,8 +102,9 @@ def office_admin_required(view):
     @wraps(view)
     def wrapper(request, domain, *args, **kwargs):
         user = request.user
-        # The session's account comes with its office (AccountBackend):
-        # when that is the page's office, it needs no query of its own.
+        # The session's account comes with its office (the session's row
+        # brings both, AccountBackend takes them from there): when that is
+        # the page's office, it needs no query of its own.
         own = user.office if user.is_authenticated else None
         office = own if own is not None and own.domain == domain.lower() else None
         if office is None:

@@ -9,8 +9,10 @@ be no slower than the changelist at 100,000 accounts (README,
 
 Everything runs in one process through the real URL stack
 (:class:`django.test.Client` with a real session of the office's super admin),
-so every SQL query is counted, the session and user lookups included. The
-admin is installed and routed only inside :func:`admin_installed`.
+so every SQL query is counted, the session's (which brings the signed-in
+account and its office) included. The admin is installed and routed only
+inside :func:`admin_installed`; its pages are served through the same
+session and authentication middleware as ours.
 """
 
 from __future__ import annotations

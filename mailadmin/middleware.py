@@ -1,11 +1,16 @@
 import time
+from functools import partial
 
 from django.conf import settings
 from django.contrib import auth, messages
 from django.contrib.auth import SESSION_KEY
+from django.contrib.auth import middleware as auth_middleware
 from django.utils import translation
 from django.utils.cache import patch_cache_control
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
+
+from accounts.sessions import signed_in_with
 
 
 class LanguageMiddleware:
@@ -29,6 +34,34 @@ class LanguageMiddleware:
         response.headers.setdefault("Content-Language", language)
         translation.deactivate()
         return response
+
+
+class AuthenticationMiddleware(auth_middleware.AuthenticationMiddleware):
+    """Django's, except that while Django's own ``get_user`` resolves the
+    user, the account that came with the session's row is on offer to
+    ``AccountBackend`` (``accounts/sessions.py``), so that it is not
+    queried a second time. Django's checks (the backend named in the
+    session, the password hash) run as they always do."""
+
+    def process_request(self, request):
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: _get_user(request))
+        request.auser = partial(_auser, request)
+
+
+def _get_user(request):
+    # As django.contrib.auth.middleware.get_user, with the session on offer.
+    if not hasattr(request, "_cached_user"):
+        with signed_in_with(request.session):
+            request._cached_user = auth.get_user(request)
+    return request._cached_user
+
+
+async def _auser(request):
+    if not hasattr(request, "_acached_user"):
+        with signed_in_with(request.session):
+            request._acached_user = await auth.aget_user(request)
+    return request._acached_user
 
 
 class NoStoreMiddleware:

@@ -41,6 +41,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    # Sessions live in accounts.AccountSession (SESSION_ENGINE below); Django's
+    # table stays for the migrations that move sessions in and out of it.
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
@@ -82,7 +84,9 @@ MIDDLEWARE = [
     "mailadmin.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, taking the signed-in account from the session's row
+    # (accounts/sessions.py) instead of a query of its own.
+    "mailadmin.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "mailadmin.middleware.SessionIdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -161,7 +165,8 @@ AUTH_USER_MODEL = "accounts.Account"
 AUTHENTICATION_BACKENDS = [
     # First: refuses every attempt while an ID + address pair is locked out.
     "axes.backends.AxesStandaloneBackend",
-    # Django's ModelBackend, loading the account with its office.
+    # Django's ModelBackend, loading the account with its office (or taking
+    # it from the session's row, which brings both: accounts/sessions.py).
     "accounts.backends.AccountBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -242,6 +247,10 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "data" / "media"))
 SESSION_IDLE_SECONDS = int(os.environ.get("SESSION_IDLE_SECONDS", str(8 * 3600)))
 SESSION_IDLE_RESOLUTION = max(1, min(60, SESSION_IDLE_SECONDS // 10))
 SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS + SESSION_IDLE_RESOLUTION
+# Django's database sessions, the signed-in account in a column of the row:
+# a signed-in page reads the session, its account and the office in one
+# statement (accounts/sessions.py). `clearsessions` deletes expired rows.
+SESSION_ENGINE = "accounts.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

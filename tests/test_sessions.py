@@ -15,6 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.models import AccountSession
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +27,7 @@ def session_writes(queries) -> list[str]:
     return [
         q["sql"]
         for q in queries
-        if "django_session" in q["sql"]
+        if AccountSession._meta.db_table in q["sql"]
         and q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
     ]
 

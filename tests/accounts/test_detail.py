@@ -374,7 +374,7 @@ def test_pane_makes_the_same_number_of_queries_with_0_or_10000_access_rows(
     admin_client, org, frozen, django_assert_num_queries
 ):
     empty = _count_queries(admin_client, url("seoyeon.lee"))
-    assert empty <= 8
+    assert empty <= 7
     _bulk_history(org.kim, 10_000)
     assert AccessLog.objects.filter(account=org.kim).count() == 10_000
     with django_assert_num_queries(empty):

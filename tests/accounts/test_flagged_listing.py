@@ -158,10 +158,10 @@ def test_the_flagged_list_counts_on_the_read_model_in_four_queries(
     with time_machine.travel(NOW, tick=False):
         admin_client.get(LIST)  # the session's own queries
         for page in (1, 2):
-            # session, user with its office, the counts (filtered and
-            # total in one statement), the page's rows; the first page's
+            # the session with its account and office, the counts (filtered
+            # and total in one statement), the page's rows; the first page's
             # rows carry the counts themselves
-            with django_assert_num_queries(3 if page == 1 else 4):
+            with django_assert_num_queries(2 if page == 1 else 3):
                 response = admin_client.get(
                     LIST, {"access": "flagged", "per_page": 20, "page": page}
                 )

@@ -537,10 +537,10 @@ def test_same_number_of_queries_for_20_50_and_100_rows(
         assert any(a.subaccount_addresses for a in response.context["rows"])
         counts[per_page] = len(captured)
     assert counts[20] == counts[50] == counts[100], counts
-    # session, user with its office, the first page's rows with their
+    # the session with its account and office, the first page's rows with their
     # sub-account addresses and both counts (all mailboxes, and the
     # filtered count when filtered); a search its index answers is counted first
-    with django_assert_num_queries(4 if "q" in params else 3):
+    with django_assert_num_queries(3 if "q" in params else 2):
         admin_client.get(URL, {**params, "per_page": 100})
 
 

@@ -259,9 +259,9 @@ def _grow_office(org, extra: int):
 def test_report_query_count_is_constant(admin_client, org, extra, django_assert_num_queries):
     _grow_office(org, extra)
     assert OfficeUsageDay.objects.filter(office=org.office).count() == 9
-    # session, user with its office; daily totals, growth names, live counts with
-    # the sign-ins per country
-    with django_assert_num_queries(5):
+    # the session with its account and the account's office; daily totals,
+    # growth names, live counts with the sign-ins per country
+    with django_assert_num_queries(4):
         response = admin_client.get(report_url(org), {"period": "90"})
     assert response.status_code == 200
     assert len(response.context["report"].growth) == min(10, 6 + extra)

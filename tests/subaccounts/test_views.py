@@ -383,7 +383,7 @@ def test_post_needs_the_csrf_token(client, org):
 def test_dialog_uses_a_constant_number_of_queries(admin_client, org, django_assert_max_num_queries):
     for n in range(1, 5):
         add(org, org.kim, f"kim{n}")
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(7):
         admin_client.get(URL.format("minjun.kim"), **HTMX)
 
 
