@@ -75,11 +75,8 @@ class SessionStore(DatabaseSessionStore):
         try:
             row = self._query().get(session_key=self.session_key, expire_date__gt=timezone.now())
         except (self.model.DoesNotExist, SuspiciousOperation) as e:
-            self._log_suspicious(e)
-            self._session_key = None
-            return None
-        self.loaded_account = row.account
-        return row
+            return self._not_found(e)
+        return self._found(row)
 
     async def _aget_session_from_db(self):
         self.loaded_account = None
@@ -88,17 +85,19 @@ class SessionStore(DatabaseSessionStore):
                 session_key=self.session_key, expire_date__gt=timezone.now()
             )
         except (self.model.DoesNotExist, SuspiciousOperation) as e:
-            self._log_suspicious(e)
-            self._session_key = None
-            return None
+            return self._not_found(e)
+        return self._found(row)
+
+    def _found(self, row):
         self.loaded_account = row.account
         return row
 
-    @staticmethod
-    def _log_suspicious(error: Exception) -> None:
+    def _not_found(self, error: Exception) -> None:
+        # As Django's: a tampered key is logged; either way the key is dropped.
         if isinstance(error, SuspiciousOperation):
             logger = logging.getLogger(f"django.security.{error.__class__.__name__}")
             logger.warning(str(error))
+        self._session_key = None
 
     def clear(self):
         # Emptied (signed out): the row's account is no longer this session's.

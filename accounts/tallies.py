@@ -12,7 +12,6 @@ rows, where counting the rows themselves was a scan of the office's
 from __future__ import annotations
 
 from django.db import connection, transaction
-from django.db.models import Sum
 
 from accounts import search_index
 from accounts.models import OfficeTally
@@ -34,12 +33,12 @@ def audit_kind(action: str) -> str:
 
 def users_count(office) -> int:
     """The office's accounts that are not deleted."""
-    return _sum(office, kind=USERS)
+    return _count(*_sum_sql(office, USERS))
 
 
 def listing_count(office) -> int:
     """The office's accounts on the usage list (using mail, not deleted)."""
-    return _sum(office, kind=LISTING)
+    return _count(*_sum_sql(office, LISTING))
 
 
 def users_count_sql(office, query: str = "") -> tuple[str, list] | None:
@@ -87,11 +86,6 @@ def _count(sql: str, params: list) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return int(cursor.fetchone()[0])
-
-
-def _sum(office, **kind) -> int:
-    total = OfficeTally.objects.filter(office=office, **kind).aggregate(n=Sum("n"))["n"]
-    return total or 0
 
 
 def fold(office=None) -> int:
