@@ -281,7 +281,9 @@ def test_a_label_is_text_in_every_row_whatever_it_holds(admin_client, people, mo
     # and the page-wide text in the page's language.
     assert len(cells) == len(expected_ids())
     assert {(label, text) for label, text in cells} == {(ODD_LABEL, "비우기")}
-    assert "49" not in body
+    # Nowhere on the page did the label's template run, as markup or as
+    # escaped text (a bare "49" can be part of the CSRF token).
+    assert "49</b>" not in body and "49&lt;/b&gt;" not in body
     # Another label for the same cell: the rows follow it, not an earlier page's.
     relabeled = columns.Column("odd", label="Plain", cell=odd.cell)
     monkeypatch.setattr(columns, "USAGE_COLUMNS", (*columns.USAGE_COLUMNS[:-1], relabeled))
