@@ -37,7 +37,7 @@ from django import forms
 from django.conf import settings
 from django.core.paginator import Page
 from django.db import connection
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -45,6 +45,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import columns, search_index, tallies
 from accounts.access_history import access_window_start, recent_access
+from accounts.common_table import with_table
 from accounts.models import (
     MAIL_PASSWORD_HASH_PREFIX,
     Account,
@@ -774,14 +775,88 @@ def _first_page(
     return int(rows[0].filtered_count), int(rows[0].listed_count), rows
 
 
+def _in_matches(office: Office, limit: int) -> RawSQL:
+    """The account is one of the ``matches`` table's, unless they are more
+    than ``limit``: then only its first is (to carry the count); and when
+    there are none, any one listed account of the office is (to carry the
+    total, its count NULL).
+
+    On PostgreSQL the ids are an array, which it estimates at a handful
+    and looks up by primary key; an ``IN`` of the table it estimated at a
+    third of its rows and hashed every account of the office against them."""
+    matches = (
+        "SELECT account_id FROM matches WHERE n <= %s OR r = 1 "
+        "UNION ALL SELECT account_id FROM ("
+        f"SELECT account_id FROM {MailListing._meta.db_table} WHERE office_id = %s "
+        "AND NOT EXISTS (SELECT 1 FROM matches) LIMIT 1) anyone"
+    )
+    if connection.vendor == "postgresql":
+        sql = f'"accounts_account"."id" = ANY(ARRAY({matches}))'
+    else:
+        sql = f'"accounts_account"."id" IN ({matches})'
+    return RawSQL(sql, [limit, office.pk], output_field=BooleanField())
+
+
+def _searched_first_page(
+    office: Office, filterset: UsageFilterSet, per_page: int
+) -> tuple[int, int, list[Account]]:
+    """(filtered, total, rows) of the first page of a search its index
+    answers, in one statement when it finds few: the matches' ids and
+    their count are a materialized table (the search runs and is planned
+    once), the page's rows are read by those ids and sorted (a bounded
+    set: at most SEARCH_PROBE_LIMIT), each carrying the count and the
+    office's total. No round trip counts or hands the ids over.
+
+    A search that finds more brings one of its matches only, to carry the
+    count and the total; the page then walks the list's order (one more
+    statement, as after a count). One that finds nothing brings one listed
+    account, to carry the total, and shows none."""
+    sql, params = filterset.listing_matches().values("account_id").query.sql_with_params()
+    rows = list(
+        with_table(
+            mail_accounts(office),
+            "matches",
+            # The count is taken before the LIMIT: it is every match's.
+            f"SELECT account_id, COUNT(*) OVER () AS n, ROW_NUMBER() OVER () AS r "
+            f"FROM ({sql}) m LIMIT {SEARCH_PROBE_LIMIT + 1}",
+            params,
+        )
+        .filter(_in_matches(office, SEARCH_PROBE_LIMIT))
+        .order_by(*ordering_for(filterset.current_sort))
+        .annotate(
+            sub_ids=RawSQL(_addresses_sql(), []),
+            filtered_count=RawSQL("SELECT n FROM matches LIMIT 1", []),
+            listed_count=RawSQL(tallies.LISTING_COUNT_SQL, [office.pk]),
+        )[:per_page]
+    )
+    if not rows:
+        # The office lists no one (or its read model is behind): counted
+        # the usual way.
+        return _any_page(office, filterset, {}, per_page)[:3]
+    if rows[0].filtered_count is None:
+        return 0, int(rows[0].listed_count), []
+    count, total = int(rows[0].filtered_count), int(rows[0].listed_count)
+    if count > SEARCH_PROBE_LIMIT:
+        rows = _any_page(office, filterset, {}, per_page, counted=(count, total, None))[2]
+    return count, total, rows
+
+
 def _any_page(
-    office: Office, filterset: UsageFilterSet, params: Mapping[str, Any], per_page: int
+    office: Office,
+    filterset: UsageFilterSet,
+    params: Mapping[str, Any],
+    per_page: int,
+    *,
+    counted: tuple[int, int, list[int] | None] | None = None,
 ) -> tuple[int, int, list[Account], CountedPaginator, int]:
     """(filtered, total, rows, paginator, number) of the page asked for:
-    the counts first (the page number is checked against them), then the
+    the counts first (the page number is checked against them; ``counted``
+    when already known, with the few matches' ids or None), then the
     page's rows."""
     few_matches = None
-    if not filterset.is_filtered:
+    if counted is not None:
+        count, total, few_matches = counted
+    elif not filterset.is_filtered:
         # The read model has a row per listed account (a deleted user's
         # mailbox is kept but not listed); the database keeps their count.
         count = total = tallies.listing_count(office)
@@ -854,7 +929,8 @@ def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsageP
     number of queries whatever the page size, so a big office stays fast:
 
     - the first page: one query, its rows carrying the filtered count and
-      the office's total (see _first_page);
+      the office's total (see _first_page); for a search its index answers,
+      the matches found once in the same statement (_searched_first_page);
     - unfiltered: the count of listed accounts the database keeps
       (:mod:`accounts.tallies`) is both the total and the filtered count;
     - filtered: one query with that count and the filtered COUNT, taken
@@ -869,17 +945,19 @@ def usage_page(office: Office, params: Mapping[str, Any], *, now=None) -> UsageP
     filterset = usage_filterset(office, params)
     per_page = page_size(params)
     first = None
-    if (
-        asks_first_page(params.get("page"), per_page)
-        # A search its index answers is counted first: few matches are
-        # then sorted from their ids, not found by walking the whole order
-        # (and SQLite chooses between the two by the count, see
-        # _walk_pays). Sorted in the counting statement instead, the
-        # search was planned twice: 2.3 ms against 1.3 + 1.1.
-        and not (filterset.counts_on_listing and has_search_index(filterset.cleaned("q")))
-        and (connection.vendor == "postgresql" or not filterset.cleaned("q"))
-    ):
-        first = _first_page(office, filterset, per_page)
+    # A later page counts first: its number is checked against the count.
+    if asks_first_page(params.get("page"), per_page):
+        if _probes_matches(filterset):
+            first = _searched_first_page(office, filterset, per_page)
+        elif (
+            # Any other search its index answers is counted first: few
+            # matches are then sorted from their ids, not found by walking
+            # the whole order (and SQLite chooses between the two by the
+            # count, see _walk_pays).
+            not (filterset.counts_on_listing and has_search_index(filterset.cleaned("q")))
+            and (connection.vendor == "postgresql" or not filterset.cleaned("q"))
+        ):
+            first = _first_page(office, filterset, per_page)
     if first is not None:
         count, total, rows = first
         paginator = CountedPaginator(count, per_page)

@@ -112,6 +112,35 @@ def test_many_matches_are_counted_rather_than_listed(office, monkeypatch):
     assert [a.login_id for a in page.rows] == every_row(office.office, {"q": "member"})[20:40]
 
 
+@pytest.mark.parametrize(("room", "statements"), [(1000, 1), (0, 1), (-1, 2)])
+@pytest.mark.parametrize("sort", ["name", "-usage"])
+def test_a_searchs_first_page_is_one_statement_unless_it_finds_too_many(
+    office, monkeypatch, django_assert_num_queries, room, statements, sort
+):
+    # "member" with a second filter is answered by the search's index on
+    # both databases: its few matches are sorted, with their count and the
+    # office's total, in the rows' own statement. One match more than the
+    # limit and that statement brings one match only, with the count; the
+    # page then walks the order for its rows.
+    params = {"q": "member", "status": "active", "sort": sort, "per_page": 20}
+    expected = every_row(office.office, params)
+    total = usage_page(office.office, {}).total
+    assert len(expected) == 41
+    monkeypatch.setattr(selectors, "SEARCH_PROBE_LIMIT", len(expected) + room)
+    with django_assert_num_queries(statements):
+        page = usage_page(office.office, params)
+    assert (page.filtered_count, page.total) == (41, total)
+    assert [a.login_id for a in page.rows] == expected[:20]
+    assert page.page.paginator.num_pages == 3
+
+
+def test_a_search_that_finds_nothing_still_shows_the_total(office, django_assert_num_queries):
+    total = usage_page(office.office, {}).total
+    with django_assert_num_queries(1):
+        page = usage_page(office.office, {"q": "없는사람", "status": "active"})
+    assert (page.filtered_count, page.total, page.rows) == (0, total, [])
+
+
 def test_sub_account_addresses_come_with_the_page_in_slot_order(office):
     owner = Account.objects.get(login_id="member04")
     add_subaccount(owner, "member04-zeta")
