@@ -812,22 +812,39 @@ def _searched_first_page(
     statement, as after a count). One that finds nothing brings one listed
     account, to carry the total, and shows none."""
     sql, params = filterset.listing_matches().values("account_id").query.sql_with_params()
+    ordering = ordering_for(filterset.current_sort)
+
+    def page_rows() -> QuerySet:
+        return (
+            mail_accounts(office)
+            .filter(_in_matches(office, SEARCH_PROBE_LIMIT))
+            .order_by(*ordering)
+            .annotate(
+                sub_ids=RawSQL(_addresses_sql(), []),
+                filtered_count=RawSQL("SELECT n FROM matches LIMIT 1", []),
+                listed_count=RawSQL(tallies.LISTING_COUNT_SQL, [office.pk]),
+            )[:per_page]
+        )
+
     rows = list(
         with_table(
-            mail_accounts(office),
+            page_rows,
             "matches",
             # The count is taken before the LIMIT: it is every match's.
             f"SELECT account_id, COUNT(*) OVER () AS n, ROW_NUMBER() OVER () AS r "
             f"FROM ({sql}) m LIMIT {SEARCH_PROBE_LIMIT + 1}",
             params,
+            # Everything the rows' statement is made of but the search.
+            key=(
+                "searched_first_page",
+                connection.vendor,
+                office.pk,
+                repr(ordering),
+                per_page,
+                SEARCH_PROBE_LIMIT,
+            ),
+            model=Account,
         )
-        .filter(_in_matches(office, SEARCH_PROBE_LIMIT))
-        .order_by(*ordering_for(filterset.current_sort))
-        .annotate(
-            sub_ids=RawSQL(_addresses_sql(), []),
-            filtered_count=RawSQL("SELECT n FROM matches LIMIT 1", []),
-            listed_count=RawSQL(tallies.LISTING_COUNT_SQL, [office.pk]),
-        )[:per_page]
     )
     if not rows:
         # The office lists no one (or its read model is behind): counted

@@ -7,7 +7,7 @@ from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 
 from accounts.common_table import with_table
-from accounts.models import Account
+from accounts.models import Account, Office
 
 pytestmark = pytest.mark.django_db
 
@@ -42,3 +42,42 @@ def test_the_table_is_read_by_the_rows_and_their_annotations_through_clones(org,
 def test_a_name_must_be_a_plain_identifier():
     with pytest.raises(ValueError):
         with_table(Account.objects.all(), "picked; DELETE", "SELECT 1", [])
+
+
+def test_a_keyed_statement_is_built_once_and_reads_each_tables_parameters(org, other):
+    built = []
+
+    def rows():
+        built.append(1)
+        return Account.objects.select_related("office").filter(in_picked()).order_by("pk")
+
+    key = ("test", object())  # this test's own: the compiled statements outlive it
+
+    def picked(office):
+        return list(
+            with_table(
+                rows,
+                "picked",
+                "SELECT id FROM accounts_account WHERE login_id = %s AND office_id = %s",
+                ["admin", office.pk],
+                key=key,
+                model=Account,
+            )
+        )
+
+    first, second = picked(org.office), picked(other.office)
+    assert len(built) == 1
+    assert [(a.login_id, a.office.domain) for a in first] == [("admin", "gabiaedu.com")]
+    assert [(a.login_id, a.office.domain) for a in second] == [("admin", "other.co.kr")]
+
+
+def test_a_keyed_statement_is_of_the_model_named():
+    with pytest.raises(ValueError):
+        with_table(
+            lambda: Account.objects.all(),
+            "picked",
+            "SELECT 1",
+            [],
+            key=("test", object()),
+            model=Office,
+        )
