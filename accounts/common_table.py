@@ -103,7 +103,9 @@ def with_table(
     if key is None:
         queryset = rows.all()
     elif compiled is not None:
-        queryset = model._default_manager.all()  # a stand-in: the statement is the key's
+        # A stand-in (the statement is the key's): the plain manager, so
+        # nothing a custom one adds (a prefetch) runs after it.
+        queryset = model._base_manager.all()
     else:
         queryset = rows()
         if queryset.model is not model:
