@@ -20,11 +20,20 @@ USERS = "users"
 # The usage list's accounts: rows of the read model (MailListing), kept by
 # migration 0018_listing_tally's triggers.
 LISTING = "listing"
-# The same sum as SQL, for a statement that reads it beside other counts.
-LISTING_COUNT_SQL = (
-    "SELECT COALESCE(SUM(n), 0) FROM accounts_officetally "
-    f"WHERE office_id = %s AND kind = '{LISTING}'"
-)
+
+
+def _sum_of(kind_condition: str) -> str:
+    """The sum of an office's rows whose kind meets ``kind_condition``
+    (the office's id its first parameter)."""
+    return (
+        f"SELECT COALESCE(SUM(n), 0) FROM {OfficeTally._meta.db_table} "
+        f"WHERE office_id = %s AND kind {kind_condition}"
+    )
+
+
+# The listed accounts' sum as SQL with the office its one parameter, for a
+# statement that reads it beside other counts.
+LISTING_COUNT_SQL = _sum_of(f"= '{LISTING}'")
 
 
 def audit_kind(action: str) -> str:
@@ -75,11 +84,7 @@ def audit_count(office, action: str | None = None) -> int:
 def _sum_sql(office, kind: str, *, prefix: bool = False) -> tuple[str, list]:
     """A kind's sum (or the sum of the kinds starting with ``kind``)."""
     condition, value = ("LIKE", f"{kind}%") if prefix else ("=", kind)
-    return (
-        f"SELECT COALESCE(SUM(n), 0) FROM {OfficeTally._meta.db_table} "
-        f"WHERE office_id = %s AND kind {condition} %s",
-        [office.pk, value],
-    )
+    return _sum_of(f"{condition} %s"), [office.pk, value]
 
 
 def _count(sql: str, params: list) -> int:
